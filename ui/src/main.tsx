@@ -1,0 +1,11 @@
+import { render } from "preact";
+import { App } from "./app";
+import "./styles.css";
+
+// Never let the webview's own context menu offer "Inspect" or "Reload" on a secret.
+window.addEventListener("contextmenu", (e) => {
+  const t = e.target as HTMLElement | null;
+  if (!t?.closest("input, textarea")) e.preventDefault();
+});
+
+render(<App />, document.getElementById("app")!);
