@@ -84,7 +84,9 @@ fn yes() -> bool {
 
 impl std::fmt::Debug for CreateSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreateSecret").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("CreateSecret")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -117,7 +119,9 @@ pub struct ReplaceValue {
 
 impl std::fmt::Debug for ReplaceValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ReplaceValue").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("ReplaceValue")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -146,7 +150,9 @@ pub struct RevealedSecret {
 
 impl std::fmt::Debug for RevealedSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RevealedSecret").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("RevealedSecret")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 

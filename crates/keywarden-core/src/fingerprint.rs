@@ -91,7 +91,10 @@ mod tests {
         let f1 = k1.fingerprint(&v);
         assert!(f1.ct_eq(&k1.fingerprint(&v)));
         assert_ne!(f1, k2.fingerprint(&v));
-        assert_ne!(f1, k1.fingerprint(&SecretValue::new("sk_live_abd").unwrap()));
+        assert_ne!(
+            f1,
+            k1.fingerprint(&SecretValue::new("sk_live_abd").unwrap())
+        );
         assert_eq!(f1.as_str().len(), 32);
         assert!(Fingerprint::parse(f1.as_str()).is_some());
         assert!(Fingerprint::parse("xyz").is_none());

@@ -7,11 +7,21 @@ pub enum NameError {
     #[error("{what} is empty")]
     Empty { what: &'static str },
     #[error("{what} is {len} characters long; the limit is {max}")]
-    TooLong { what: &'static str, len: usize, max: usize },
+    TooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("{what} must start with a letter or '_' (found {found:?})")]
     BadStart { what: &'static str, found: char },
-    #[error("{what} may contain only letters, digits, '_' and '-' (found {found:?} at position {position})")]
-    BadChar { what: &'static str, found: char, position: usize },
+    #[error(
+        "{what} may contain only letters, digits, '_' and '-' (found {found:?} at position {position})"
+    )]
+    BadChar {
+        what: &'static str,
+        found: char,
+        position: usize,
+    },
     #[error("host pattern {0:?} is not a host name, an IP address or '*.domain'")]
     BadHost(String),
 }
@@ -30,7 +40,11 @@ fn check_ident(what: &'static str, s: &str, max: usize) -> Result<(), NameError>
     }
     for (i, c) in s.chars().enumerate().skip(1) {
         if !(c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(NameError::BadChar { what, found: c, position: i + 1 });
+            return Err(NameError::BadChar {
+                what,
+                found: c,
+                position: i + 1,
+            });
         }
     }
     Ok(())
@@ -204,13 +218,28 @@ mod tests {
     fn secret_names() {
         assert!(SecretName::new("billing_api").is_ok());
         assert!(SecretName::new("_x-1").is_ok());
-        assert_eq!(SecretName::new(""), Err(NameError::Empty { what: "a secret name" }));
-        assert!(matches!(SecretName::new("1abc"), Err(NameError::BadStart { found: '1', .. })));
+        assert_eq!(
+            SecretName::new(""),
+            Err(NameError::Empty {
+                what: "a secret name"
+            })
+        );
+        assert!(matches!(
+            SecretName::new("1abc"),
+            Err(NameError::BadStart { found: '1', .. })
+        ));
         assert!(matches!(
             SecretName::new("a.b"),
-            Err(NameError::BadChar { found: '.', position: 2, .. })
+            Err(NameError::BadChar {
+                found: '.',
+                position: 2,
+                ..
+            })
         ));
-        assert!(matches!(SecretName::new("a".repeat(65)), Err(NameError::TooLong { .. })));
+        assert!(matches!(
+            SecretName::new("a".repeat(65)),
+            Err(NameError::TooLong { .. })
+        ));
         let err = SecretName::new("bad name").unwrap_err().to_string();
         assert!(err.contains("position 4"), "{err}");
     }
@@ -232,7 +261,11 @@ mod tests {
         let exact = HostPattern::new("localhost:8080").unwrap();
         assert!(exact.matches("localhost", Some(8080)));
         assert!(!exact.matches("localhost", Some(8081)));
-        assert!(HostPattern::new("[::1]:443").unwrap().matches("[::1]", Some(443)));
+        assert!(
+            HostPattern::new("[::1]:443")
+                .unwrap()
+                .matches("[::1]", Some(443))
+        );
         for bad in ["", "http://x", "a b", "x:port", "-a.com", "a..b"] {
             assert!(HostPattern::new(bad).is_err(), "{bad}");
         }

@@ -15,6 +15,11 @@ pub struct SecretValue(Zeroizing<String>);
 /// accept less; they check their own limit before writing.
 pub const MAX_SECRET_BYTES: usize = 64 * 1024;
 
+impl SecretValue {
+    /// See [`MAX_SECRET_BYTES`].
+    pub const MAX_BYTES: usize = MAX_SECRET_BYTES;
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ValueError {
     #[error("the secret value is empty")]
@@ -35,7 +40,10 @@ impl SecretValue {
             return Err(ValueError::Empty);
         }
         if value.len() > MAX_SECRET_BYTES {
-            return Err(ValueError::TooLarge { len: value.len(), max: MAX_SECRET_BYTES });
+            return Err(ValueError::TooLarge {
+                len: value.len(),
+                max: MAX_SECRET_BYTES,
+            });
         }
         if value.contains('\0') {
             return Err(ValueError::Nul);
@@ -53,7 +61,9 @@ impl SecretValue {
             Ok(text) => text,
             Err(_) => return Err(ValueError::NotUtf8),
         };
-        let trimmed = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t));
+        let trimmed = text
+            .strip_suffix('\n')
+            .map(|t| t.strip_suffix('\r').unwrap_or(t));
         let text = match trimmed {
             Some(line) if !line.contains('\n') => line,
             _ => text,
@@ -137,21 +147,46 @@ mod tests {
 
     #[test]
     fn input_trims_one_line_break_only_for_single_lines() {
-        assert_eq!(SecretValue::from_input(b"abc\n".to_vec()).unwrap().expose(), "abc");
-        assert_eq!(SecretValue::from_input(b"abc\r\n".to_vec()).unwrap().expose(), "abc");
-        assert_eq!(SecretValue::from_input(b"abc".to_vec()).unwrap().expose(), "abc");
+        assert_eq!(
+            SecretValue::from_input(b"abc\n".to_vec()).unwrap().expose(),
+            "abc"
+        );
+        assert_eq!(
+            SecretValue::from_input(b"abc\r\n".to_vec())
+                .unwrap()
+                .expose(),
+            "abc"
+        );
+        assert_eq!(
+            SecretValue::from_input(b"abc".to_vec()).unwrap().expose(),
+            "abc"
+        );
         let pem = "-----BEGIN KEY-----\nAAAA\n-----END KEY-----\n";
-        assert_eq!(SecretValue::from_input(pem.as_bytes().to_vec()).unwrap().expose(), pem);
+        assert_eq!(
+            SecretValue::from_input(pem.as_bytes().to_vec())
+                .unwrap()
+                .expose(),
+            pem
+        );
     }
 
     #[test]
     fn rejects_bad_values() {
         assert_eq!(SecretValue::new(""), Err(ValueError::Empty));
-        assert_eq!(SecretValue::from_input(b"\n".to_vec()), Err(ValueError::Empty));
+        assert_eq!(
+            SecretValue::from_input(b"\n".to_vec()),
+            Err(ValueError::Empty)
+        );
         assert_eq!(SecretValue::new("a\0b"), Err(ValueError::Nul));
-        assert_eq!(SecretValue::from_input(vec![0xff, 0xfe]), Err(ValueError::NotUtf8));
+        assert_eq!(
+            SecretValue::from_input(vec![0xff, 0xfe]),
+            Err(ValueError::NotUtf8)
+        );
         let big = "x".repeat(MAX_SECRET_BYTES + 1);
-        assert!(matches!(SecretValue::new(big), Err(ValueError::TooLarge { .. })));
+        assert!(matches!(
+            SecretValue::new(big),
+            Err(ValueError::TooLarge { .. })
+        ));
     }
 
     #[test]
