@@ -283,7 +283,8 @@ fn secret_value(mut raw: String) -> Result<SecretValue, IpcError> {
     })
 }
 
-fn summary(m: &SecretMeta, at: i64) -> SecretSummary {
+/// The IPC (and `kw --json`) view of a secret at time `at`.
+pub fn summary(m: &SecretMeta, at: i64) -> SecretSummary {
     SecretSummary {
         id: m.id.clone(),
         name: m.name.to_string(),

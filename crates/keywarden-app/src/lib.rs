@@ -8,6 +8,6 @@ mod app;
 mod clipboard;
 pub mod ipc;
 
-pub use app::App;
+pub use app::{App, summary};
 pub use clipboard::{CLIPBOARD_CLEAR_AFTER, Clipboard};
 pub use keywarden_vault::default_home;
