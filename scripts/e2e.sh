@@ -32,6 +32,7 @@ if [[ "${1:-}" != "--inner" ]]; then
 fi
 
 # --- inside the private session and the virtual display ---
+export NO_AT_BRIDGE=1
 port="${E2E_PORT:-4444}"
 export E2E_PORT="$port"
 KEYWARDEN_HOME=$(mktemp -d "${TMPDIR:-/tmp}/kw-e2e-home.XXXXXX")

@@ -283,8 +283,12 @@ describe("Vault screen", () => {
       expires: daysFromNow(-3),
     });
     await typeSearch("");
+    await row("sendgrid_staging").click();
+    await byId("enabled-switch").click();
+    await browser.waitUntil(async () => /Disabled/.test(await row("sendgrid_staging").getText()), { timeout: 5000 });
     await row("stripe_live_secret").click();
     await byId("versions").waitForDisplayed({ timeout: 5000 });
+    await byId("toast").waitForExist({ reverse: true, timeout: 8000 });
     await browser.$("body").moveTo({ xOffset: 5, yOffset: 5 });
     await setTheme("light");
     await pause(300);
@@ -292,7 +296,20 @@ describe("Vault screen", () => {
     await setTheme("dark");
     await pause(300);
     await browser.saveScreenshot(join(SHOTS, "vault-dark.png"));
+    // The dialogs and Settings, for looking at (not compared).
+    await byId("new-secret").click();
+    await browser.$("#f-name").setValue("stripe_live_secret");
+    await setField("#f-value", "sk_live_duplicate");
+    await byId("save-secret").click();
+    await browser.$("#f-name-err").waitForDisplayed({ timeout: 5000 });
+    await pause(300);
+    await browser.saveScreenshot(join(SHOTS, "new-secret-error-dark.png"));
+    await browser.keys("Escape");
     await setTheme("light");
+    await byId("nav-settings").click();
+    await pause(300);
+    await browser.saveScreenshot(join(SHOTS, "settings-light.png"));
+    await byId("nav-vault").click();
     assert.ok(statSync(join(SHOTS, "vault-light.png")).size > 10_000);
     assert.ok(statSync(join(SHOTS, "vault-dark.png")).size > 10_000);
   });

@@ -2,6 +2,7 @@
 // argument named `req` and answers `T` or rejects with an `IpcError`.
 
 import { invoke } from "@tauri-apps/api/core";
+import { sentence } from "../lib/format";
 import type {
   ChooseBackend,
   CopyReceipt,
@@ -25,11 +26,11 @@ export function toIpcError(e: unknown): IpcError {
     const o = e as { code: unknown; message: unknown; field?: unknown };
     return {
       code: typeof o.code === "string" ? (o.code as IpcError["code"]) : "internal",
-      message: String(o.message),
+      message: sentence(String(o.message)),
       field: typeof o.field === "string" ? o.field : null,
     };
   }
-  return { code: "internal", message: typeof e === "string" ? e : "Something went wrong inside Keywarden.", field: null };
+  return { code: "internal", message: typeof e === "string" ? sentence(e) : "Something went wrong inside Keywarden.", field: null };
 }
 
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {

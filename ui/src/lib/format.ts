@@ -126,3 +126,11 @@ export function healthLabel(h: "ok" | "untested" | "locked" | "unavailable"): st
       return "Unavailable";
   }
 }
+
+/** A message from Rust as a sentence: capital first letter, final full stop. */
+export function sentence(message: string): string {
+  const t = message.trim();
+  if (!t) return t;
+  const s = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?]$/.test(s) ? s : `${s}.`;
+}

@@ -5,7 +5,7 @@ import { api } from "../ipc/api";
 import type { IpcError, VaultStatus } from "../ipc/bindings";
 import { AlertIcon, ClockIcon, DiskIcon, KeyIcon, LockIcon } from "../components/icons";
 import { FieldError, Modal } from "../components/modal";
-import { healthLabel, plural } from "../lib/format";
+import { healthLabel, plural, sentence } from "../lib/format";
 
 export function StatusBar(props: { status: VaultStatus | null; checking: boolean; clipboardLeft: number; error: string | null }) {
   const s = props.status;
@@ -78,7 +78,7 @@ export function StatusBanner(props: {
       {s.health === "locked" ? <LockIcon size={18} /> : <AlertIcon size={18} />}
       <div class="banner-text">
         <strong>{title}</strong>
-        <p>{s.message ?? fallback}</p>
+        <p>{s.message ? sentence(s.message) : fallback}</p>
       </div>
       <div class="banner-actions">
         {fileLocked ? (

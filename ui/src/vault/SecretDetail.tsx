@@ -4,7 +4,7 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../ipc/api";
 import type { CopyReceipt, IpcError, SecretSummary, ValueVersion } from "../ipc/bindings";
 import { CopyIcon, EditIcon, EyeIcon, EyeOffIcon, RotateIcon, TrashIcon } from "../components/icons";
-import { envTone, expiresIn, expiryBadge, formatDate, formatDateTime, relativePast } from "../lib/format";
+import { envTone, expiryBadge, formatDate, formatDateTime, relativePast } from "../lib/format";
 
 const MASK = "•".repeat(24);
 
@@ -248,13 +248,8 @@ export function SecretDetail(props: {
           <dd title={s.expiresAt === null ? undefined : formatDateTime(s.expiresAt)}>
             {s.expiresAt === null ? (
               <span class="muted">Never</span>
-            ) : s.expiry === "expired" ? (
-              <span class="text-danger">{formatDate(s.expiresAt)} (expired)</span>
             ) : (
-              <>
-                {formatDate(s.expiresAt)}
-                <span class="muted"> · {expiresIn(s.expiresAt, props.now).replace("Expires ", "")}</span>
-              </>
+              <span class={s.expiry === "expired" ? "text-danger" : s.expiry === "soon" ? "text-warn" : ""}>{formatDate(s.expiresAt)}</span>
             )}
           </dd>
         </div>

@@ -101,7 +101,7 @@ export function SecretForm(props: {
           onInput={setName}
           error={errors.name}
           placeholder="billing_api"
-          hint="Letters, digits, dot, dash and underscore. Used in templates as ${secret.NAME}."
+          hint="Letters, digits, . - and _. Templates use it as ${secret.NAME}."
           mono
           autoFocus={props.mode === "create"}
         />
@@ -112,7 +112,7 @@ export function SecretForm(props: {
             value={value}
             onInput={setValue}
             error={errors.value}
-            hint="Masked while you type. Multi-line values such as PEM keys are fine. Ctrl+Enter saves."
+            hint="Masked while you type; multi-line values (PEM, JSON) are fine. Ctrl+Enter saves."
           />
         )}
         <TextField
@@ -153,17 +153,31 @@ export function SecretForm(props: {
             <option value={e} />
           ))}
         </datalist>
-        <TextField
-          id="f-tags"
-          name="tags"
-          label="Tags"
-          value={tags}
-          onInput={setTags}
-          error={errors.tags}
-          placeholder="billing, stripe"
-          hint="Separate with commas or spaces."
-          optional
-        />
+        <div class="field-row">
+          <TextField
+            id="f-tags"
+            name="tags"
+            label="Tags"
+            value={tags}
+            onInput={setTags}
+            error={errors.tags}
+            placeholder="billing, stripe"
+            hint="Separate with commas or spaces."
+            optional
+          />
+          <TextField
+            id="f-hosts"
+            name="allowedHosts"
+            label="Allowed hosts"
+            value={hosts}
+            onInput={setHosts}
+            error={errors.allowedhosts}
+            placeholder="api.stripe.com"
+            hint="Sent nowhere else. Empty: any host."
+            mono
+            optional
+          />
+        </div>
         {tagList.length > 0 && (
           <div class="chips chips-preview" aria-label="Tags preview">
             {tagList.map((t) => (
@@ -171,18 +185,6 @@ export function SecretForm(props: {
             ))}
           </div>
         )}
-        <TextField
-          id="f-hosts"
-          name="allowedHosts"
-          label="Allowed hosts"
-          value={hosts}
-          onInput={setHosts}
-          error={errors.allowedhosts}
-          placeholder="api.stripe.com, *.internal.example"
-          hint="Keywarden refuses to send this secret anywhere else. Leave empty to allow any host."
-          mono
-          optional
-        />
         {props.mode === "create" && (
           <label class="check">
             <input type="checkbox" checked={enabled} onChange={(e) => setEnabled((e.currentTarget as HTMLInputElement).checked)} />

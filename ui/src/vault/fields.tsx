@@ -39,7 +39,7 @@ export function SecretValueInput(props: {
         id={props.id}
         name="value"
         class={`input mono value-input${shown ? "" : " masked"}`}
-        rows={3}
+        rows={2}
         value={props.value}
         autoFocus={props.autoFocus}
         autocomplete="off"
