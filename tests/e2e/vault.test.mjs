@@ -206,6 +206,8 @@ describe("Vault screen", () => {
     const shown = await byId("revealed-value");
     await shown.waitForDisplayed({ timeout: 5000 });
     assert.equal(await shown.getText(), CANARY);
+    assert.match(await browser.$(".countdown").getText(), /Hides in \d+ s/);
+    await browser.saveScreenshot(join(SHOTS, "revealed-light.png"));
     await byId("reveal-button").click();
     await shown.waitForExist({ reverse: true, timeout: 3000 });
     assert.ok(!(await browser.getPageSource()).includes(CANARY), "hidden means gone from the DOM");
