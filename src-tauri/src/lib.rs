@@ -46,10 +46,15 @@ pub fn run() {
     let log = logging::init(&home);
     tracing::info!(version = env!("CARGO_PKG_VERSION"), home = %home.display(), log = ?log, "starting Keywarden");
 
+    let started = std::time::Instant::now();
     let app = Arc::new(App::open(
         home,
         Arc::new(clipboard::SystemClipboard::default()),
     ));
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "profile opened"
+    );
     let on_exit = Arc::clone(&app);
     let result = with_vault(tauri::Builder::default(), app)
         .build(tauri::generate_context!("../tauri.conf.json"))

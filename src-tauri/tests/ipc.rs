@@ -140,7 +140,11 @@ fn the_window_drives_a_secret_through_every_command() {
     assert_eq!(versions.as_array().unwrap().len(), 2);
 
     invoke(&h, "delete_secret", json!({ "req": { "id": id } })).unwrap();
-    assert_eq!(h.store.len(), stored - 1, "delete removes the value from the store");
+    assert_eq!(
+        h.store.len(),
+        stored - 1,
+        "delete removes the value from the store"
+    );
     assert_eq!(
         invoke(&h, "list_secrets", json!({ "req": {} })).unwrap(),
         json!([])

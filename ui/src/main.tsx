@@ -8,4 +8,7 @@ window.addEventListener("contextmenu", (e) => {
   if (!t?.closest("input, textarea")) e.preventDefault();
 });
 
-render(<App />, document.getElementById("app")!);
+const root = document.getElementById("app")!;
+// Drop the static shell from index.html and render the live UI in the same task (no paint in between).
+root.textContent = "";
+render(<App />, root);
