@@ -6,7 +6,10 @@ use rusqlite::{Connection, OpenFlags};
 
 /// Numbered migrations, applied in order. Only ever append to this list; never edit
 /// a migration that has shipped.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_vault.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_vault.sql"),
+    include_str!("migrations/0002_requests.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
