@@ -64,7 +64,9 @@ impl Template {
                     Some('}') => p.pos += 1,
                     None => return Err(p.err_at(ErrorKind::Unterminated, open)),
                     Some(_) => {
-                        return Err(p.err(ErrorKind::Expected("`}` to close the expression".into())));
+                        return Err(
+                            p.err(ErrorKind::Expected("`}` to close the expression".into()))
+                        );
                     }
                 }
                 parts.push(Part::Expr(expr));
@@ -273,7 +275,9 @@ impl<'a> Parser<'a> {
                     );
                 }
                 Some(_) => {
-                    return Err(self.err(ErrorKind::Expected("`,` or `)` after an argument".into())));
+                    return Err(
+                        self.err(ErrorKind::Expected("`,` or `)` after an argument".into()))
+                    );
                 }
             }
         }
