@@ -98,14 +98,25 @@ impl Template {
 
     /// Names of the secrets the template refers to, in order of first use.
     pub fn secret_names(&self) -> Vec<&str> {
-        let mut out = Vec::new();
-        fn walk<'a>(e: &'a Expr, out: &mut Vec<&'a str>) {
+        let mut out: Vec<&str> = Vec::new();
+        for (name, _) in self.secret_refs() {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    /// Every `${secret.NAME}` reference with the byte offset of its expression.
+    pub fn secret_refs(&self) -> Vec<(&str, usize)> {
+        fn walk<'a>(e: &'a Expr, out: &mut Vec<(&'a str, usize)>) {
             match &e.kind {
-                ExprKind::Secret(n) if !out.contains(&n.as_str()) => out.push(n),
+                ExprKind::Secret(n) => out.push((n, e.start)),
                 ExprKind::Call(_, args) => args.iter().for_each(|a| walk(a, out)),
                 _ => {}
             }
         }
+        let mut out = Vec::new();
         for part in &self.parts {
             if let Part::Expr(e) = part {
                 walk(e, &mut out);
