@@ -16,8 +16,10 @@ const HIDE_AFTER_SECONDS: u32 = 10;
 /// The desktop's commands over one profile's vault.
 pub struct App {
     vault: Result<Vault, IpcError>,
-    clipboard: ClipboardGuard,
+    pub(crate) clipboard: ClipboardGuard,
     home: PathBuf,
+    /// Drives outgoing requests; created on first send.
+    runtime: std::sync::OnceLock<tokio::runtime::Runtime>,
 }
 
 impl App {
@@ -35,6 +37,7 @@ impl App {
             vault,
             clipboard: ClipboardGuard::new(clipboard),
             home,
+            runtime: Default::default(),
         }
     }
 
@@ -45,10 +48,28 @@ impl App {
             vault: Ok(vault),
             clipboard: ClipboardGuard::new(clipboard),
             home,
+            runtime: Default::default(),
         }
     }
 
-    fn vault(&self) -> Result<&Vault, IpcError> {
+    pub(crate) fn runtime(&self) -> Result<&tokio::runtime::Runtime, IpcError> {
+        if let Some(rt) = self.runtime.get() {
+            return Ok(rt);
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("keywarden-http")
+            .enable_all()
+            .build()
+            .map_err(|e| IpcError {
+                code: ErrorCode::Internal,
+                message: format!("cannot start the HTTP runtime: {e}"),
+                field: None,
+            })?;
+        Ok(self.runtime.get_or_init(|| rt))
+    }
+
+    pub(crate) fn vault(&self) -> Result<&Vault, IpcError> {
         self.vault.as_ref().map_err(Clone::clone)
     }
 

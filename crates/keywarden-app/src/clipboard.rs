@@ -60,6 +60,13 @@ impl ClipboardGuard {
         Ok(())
     }
 
+    /// Copies text that holds no secret: no timer, and it cancels a pending clear.
+    pub fn copy_plain(&self, text: &str) -> Result<(), String> {
+        self.clipboard.set_text(text)?;
+        *lock(&self.copied) = None;
+        Ok(())
+    }
+
     /// Clears the clipboard now if it still holds a copied value (on quit).
     pub fn clear_now(&self) {
         if let Some((_, d)) = lock(&self.copied).take() {

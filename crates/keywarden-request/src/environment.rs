@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// Variables are stored in the local database in clear: they are for hosts, tenant
 /// ids and the like. Secrets belong in the vault and are referenced as `${secret.NAME}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct Environment {
     pub name: String,
@@ -21,6 +22,7 @@ pub struct Environment {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct EnvQueryParam {
     pub name: String,

@@ -26,8 +26,8 @@ pub use environment::{EnvQueryParam, Environment};
 pub use error::RequestError;
 pub use preflight::{Finding, Level, explain_refusal};
 pub use prepare::{
-    PreparedBody, PreparedHeader, PreparedRequest, ResolverWithSecrets, UsedSecret, VaultResolver,
-    prepare,
+    MetadataResolver, PreparedBody, PreparedHeader, PreparedRequest, ResolverWithSecrets,
+    UsedSecret, VaultResolver, prepare,
 };
 pub use profile::{KeyProfile, Placement, Style};
 pub use send::{Response, SendOptions, Sender};

@@ -63,15 +63,7 @@ impl Resolver for VaultResolver<'_> {
             VaultError::Disabled(_) => ResolveError::DisabledSecret,
             other => ResolveError::Unavailable(other.to_string()),
         })?;
-        self.used.push(UsedSecret {
-            name: meta.name.to_string(),
-            fingerprint: meta.fingerprint.to_string(),
-            expires_at: meta.expires_at,
-            expiry: meta.expiry(keywarden_core::now()),
-            allowed_hosts: meta.allowed_hosts.clone(),
-            environment: meta.environment.as_ref().map(|e| e.to_string()),
-            key_policy: meta.key_policy.clone(),
-        });
+        self.used.push(used_secret(&meta));
         self.cache.insert(name.to_owned(), value.clone());
         Ok(value)
     }
@@ -80,6 +72,68 @@ impl Resolver for VaultResolver<'_> {
         self.env
             .and_then(|e| e.variables.get(name).cloned())
             .ok_or(ResolveError::UnknownVariable)
+    }
+}
+
+/// Resolves secrets by metadata only, for live previews: nothing is read from the
+/// secret store; every secret renders as a placeholder, and the pre-flight checks
+/// and destination binding see the real metadata.
+pub struct MetadataResolver<'a> {
+    vault: &'a Vault,
+    env: Option<&'a Environment>,
+    used: Vec<UsedSecret>,
+}
+
+impl<'a> MetadataResolver<'a> {
+    pub fn new(vault: &'a Vault, env: Option<&'a Environment>) -> Self {
+        Self {
+            vault,
+            env,
+            used: Vec::new(),
+        }
+    }
+}
+
+impl Resolver for MetadataResolver<'_> {
+    fn secret(&mut self, name: &str) -> Result<SecretValue, ResolveError> {
+        let meta = self
+            .vault
+            .find(name)
+            .map_err(|_| ResolveError::UnknownSecret)?;
+        if !meta.enabled {
+            return Err(ResolveError::DisabledSecret);
+        }
+        if !self.used.iter().any(|u| u.name == meta.name.as_str()) {
+            self.used.push(used_secret(&meta));
+        }
+        SecretValue::new("preview").map_err(|e| ResolveError::Unavailable(e.to_string()))
+    }
+
+    fn env(&mut self, name: &str) -> Result<String, ResolveError> {
+        self.env
+            .and_then(|e| e.variables.get(name).cloned())
+            .ok_or(ResolveError::UnknownVariable)
+    }
+}
+
+impl ResolverWithSecrets for MetadataResolver<'_> {
+    fn as_resolver(&mut self) -> &mut dyn Resolver {
+        self
+    }
+    fn used(&self) -> &[UsedSecret] {
+        &self.used
+    }
+}
+
+fn used_secret(meta: &keywarden_vault::SecretMeta) -> UsedSecret {
+    UsedSecret {
+        name: meta.name.to_string(),
+        fingerprint: meta.fingerprint.to_string(),
+        expires_at: meta.expires_at,
+        expiry: meta.expiry(keywarden_core::now()),
+        allowed_hosts: meta.allowed_hosts.clone(),
+        environment: meta.environment.as_ref().map(|e| e.to_string()),
+        key_policy: meta.key_policy.clone(),
     }
 }
 

@@ -5,16 +5,19 @@ use crate::error::RequestError;
 
 /// How a key is presented, and where it may be sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct KeyProfile {
     pub name: String,
     #[serde(default)]
     pub description: String,
     /// The vault secret that holds the key.
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub secret: SecretName,
     pub style: Style,
     /// Hosts the key may be sent to. Empty: any host (the secret's own allowed hosts still apply).
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Array<string>"))]
     pub allowed_hosts: Vec<HostPattern>,
     /// Refuse to send the key over plain HTTP.
     #[serde(default)]
@@ -23,6 +26,7 @@ pub struct KeyProfile {
 
 /// The presentation styles of the source documents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Style {
     /// `Authorization: Bearer <key>`

@@ -2,6 +2,7 @@ use serde::{Deserialize, Serialize};
 
 /// A request made of templates: what saved requests and history store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RequestSpec {
     pub method: String,
@@ -23,6 +24,7 @@ pub struct RequestSpec {
 
 /// A name and a value template, which can be switched off without deleting it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct KeyValue {
     pub name: String,
@@ -46,6 +48,7 @@ impl KeyValue {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "camelCase")]
 pub enum Body {
     #[default]

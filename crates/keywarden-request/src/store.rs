@@ -97,6 +97,7 @@ pub fn delete_environment(conn: &Connection, name: &str) -> Result<(), RequestEr
 
 /// A request saved in a collection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct SavedRequest {
     pub id: String,
@@ -182,22 +183,28 @@ pub fn delete_saved_request(conn: &Connection, id: &str) -> Result<(), RequestEr
 
 /// A secret that went into a request, by name and fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
-pub struct SecretRef {
+pub struct UsedSecretRef {
     pub name: String,
     pub fingerprint: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub id: i64,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub sent_at: i64,
     pub spec: RequestSpec,
-    pub secrets: Vec<SecretRef>,
+    pub secrets: Vec<UsedSecretRef>,
     pub status: Option<u16>,
     pub error: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub duration_ms: Option<i64>,
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub response_bytes: Option<i64>,
 }
 
@@ -208,11 +215,11 @@ pub fn record_history(
     prepared: Option<&PreparedRequest>,
     outcome: Result<(u16, std::time::Duration, usize), &str>,
 ) -> Result<i64, RequestError> {
-    let secrets: Vec<SecretRef> = prepared
+    let secrets: Vec<UsedSecretRef> = prepared
         .map(|p| {
             p.secrets
                 .iter()
-                .map(|s| SecretRef {
+                .map(|s| UsedSecretRef {
                     name: s.name.clone(),
                     fingerprint: s.fingerprint.clone(),
                 })
