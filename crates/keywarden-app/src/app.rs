@@ -134,10 +134,10 @@ impl App {
 
     /// Runs the store's round-trip self-test now and reports the status.
     pub fn self_test(&self) -> VaultStatus {
-        if let Ok(v) = self.vault() {
-            if let Err(err) = v.self_test() {
-                tracing::warn!(error = %err, "secret store self-test failed");
-            }
+        if let Ok(v) = self.vault()
+            && let Err(err) = v.self_test()
+        {
+            tracing::warn!(error = %err, "secret store self-test failed");
         }
         self.status()
     }

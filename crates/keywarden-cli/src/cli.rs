@@ -139,7 +139,7 @@ kw profile add custom --secret k --style header --header Authorization --templat
 kw profile add workato --secret jwt_secret --style jwt --alg HS256 --claims '{\"sub\":\"me\"}' --lifetime 300\n  \
 kw profile add legacy --secret k --style query --param auth-key"
     )]
-    Add(ProfileArgs),
+    Add(Box<ProfileArgs>),
     /// List key profiles.
     List {
         #[arg(long)]

@@ -262,7 +262,7 @@ pub fn profile(cmd: ProfileCmd) -> Outcome {
     let vault = open(false)?;
     match cmd {
         ProfileCmd::Add(args) => {
-            let p = build_profile(args)?;
+            let p = build_profile(*args)?;
             vault.find(p.secret.as_str()).map_err(|_| {
                 Failure::usage(format!(
                     "no secret named {:?}; create it first with kw secret set",

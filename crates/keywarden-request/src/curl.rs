@@ -25,15 +25,14 @@ pub fn to_curl(req: &PreparedRequest, reveal: bool) -> String {
         out.push_str(&shell_quote(&format!("{}: {}", h.name, value)));
     }
     if let Some(b) = &req.body {
-        if let Some(ct) = &b.content_type {
-            if !req
+        if let Some(ct) = &b.content_type
+            && !req
                 .headers
                 .iter()
                 .any(|h| h.name.eq_ignore_ascii_case("content-type"))
-            {
-                out.push_str(" \\\n  -H ");
-                out.push_str(&shell_quote(&format!("Content-Type: {ct}")));
-            }
+        {
+            out.push_str(" \\\n  -H ");
+            out.push_str(&shell_quote(&format!("Content-Type: {ct}")));
         }
         out.push_str(" \\\n  --data-binary ");
         let text = if reveal {

@@ -105,17 +105,17 @@ pub(crate) fn check(
             }
             _ => {}
         }
-        if let (Some(secret_env), Some(active)) = (&s.environment, env) {
-            if !secret_env.eq_ignore_ascii_case(&active.name) {
-                out.push(finding(
-                    Level::Warning,
-                    "environment-mismatch",
-                    format!(
-                        "the secret `{}` belongs to {secret_env}, but the active environment is {}",
-                        s.name, active.name
-                    ),
-                ));
-            }
+        if let (Some(secret_env), Some(active)) = (&s.environment, env)
+            && !secret_env.eq_ignore_ascii_case(&active.name)
+        {
+            out.push(finding(
+                Level::Warning,
+                "environment-mismatch",
+                format!(
+                    "the secret `{}` belongs to {secret_env}, but the active environment is {}",
+                    s.name, active.name
+                ),
+            ));
         }
         let Some(policy) = &s.key_policy else {
             continue;
@@ -155,21 +155,21 @@ pub(crate) fn check(
                         s.name
                     ),
                 ));
-            } else if let Some(active) = env {
-                if is_production(key_env) != (active.production || is_production(&active.name)) {
-                    out.push(finding(
-                        Level::Warning,
-                        "environment-mismatch",
-                        format!(
-                            "`{}` is a {key_env} key, but the active environment is {}",
-                            s.name, active.name
-                        ),
-                    ));
-                }
+            } else if let Some(active) = env
+                && is_production(key_env) != (active.production || is_production(&active.name))
+            {
+                out.push(finding(
+                    Level::Warning,
+                    "environment-mismatch",
+                    format!(
+                        "`{}` is a {key_env} key, but the active environment is {}",
+                        s.name, active.name
+                    ),
+                ));
             }
         }
     }
-    out.sort_by(|a, b| b.level.cmp(&a.level));
+    out.sort_by_key(|f| std::cmp::Reverse(f.level));
     out.dedup();
     out
 }

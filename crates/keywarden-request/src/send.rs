@@ -97,13 +97,12 @@ impl Sender {
                 rb = rb.header(h.name.as_str(), h.expose());
             }
             if let Some(b) = &body {
-                if let Some(ct) = &b.content_type {
-                    if !headers
+                if let Some(ct) = &b.content_type
+                    && !headers
                         .iter()
                         .any(|h| h.name.eq_ignore_ascii_case("content-type"))
-                    {
-                        rb = rb.header("Content-Type", ct.as_str());
-                    }
+                {
+                    rb = rb.header("Content-Type", ct.as_str());
                 }
                 rb = rb.body(b.expose().to_vec());
             }
@@ -114,44 +113,45 @@ impl Sender {
                 .get(reqwest::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .map(str::to_owned);
-            if status.is_redirection() && status != reqwest::StatusCode::NOT_MODIFIED {
-                if let Some(location) = location {
-                    if redirects.len() >= self.options.max_redirects {
-                        return Err(RequestError::Send(format!(
-                            "more than {} redirects",
-                            self.options.max_redirects
-                        )));
-                    }
-                    let next = url.join(&location).map_err(|e| {
-                        RequestError::Send(format!("the server redirected to an invalid URL: {e}"))
-                    })?;
-                    if next.origin() != url.origin() {
-                        headers.retain(|h| {
-                            let keep = !h.templated && !h.secret && !is_credential_header(&h.name);
-                            if !keep && !dropped.contains(&h.name) {
-                                dropped.push(h.name.clone());
-                            }
-                            keep
-                        });
-                        if body.as_ref().is_some_and(|b| b.secret) {
-                            body = None;
-                            method = "GET".into();
-                        }
-                    }
-                    let code = status.as_u16();
-                    if code == 303 || ((code == 301 || code == 302) && method == "POST") {
-                        method = if method == "HEAD" {
-                            "HEAD".into()
-                        } else {
-                            "GET".into()
-                        };
-                        body = None;
-                        headers.retain(|h| !h.name.eq_ignore_ascii_case("content-type"));
-                    }
-                    redirects.push((code, next.to_string()));
-                    url = next;
-                    continue;
+            if status.is_redirection()
+                && status != reqwest::StatusCode::NOT_MODIFIED
+                && let Some(location) = location
+            {
+                if redirects.len() >= self.options.max_redirects {
+                    return Err(RequestError::Send(format!(
+                        "more than {} redirects",
+                        self.options.max_redirects
+                    )));
                 }
+                let next = url.join(&location).map_err(|e| {
+                    RequestError::Send(format!("the server redirected to an invalid URL: {e}"))
+                })?;
+                if next.origin() != url.origin() {
+                    headers.retain(|h| {
+                        let keep = !h.templated && !h.secret && !is_credential_header(&h.name);
+                        if !keep && !dropped.contains(&h.name) {
+                            dropped.push(h.name.clone());
+                        }
+                        keep
+                    });
+                    if body.as_ref().is_some_and(|b| b.secret) {
+                        body = None;
+                        method = "GET".into();
+                    }
+                }
+                let code = status.as_u16();
+                if code == 303 || ((code == 301 || code == 302) && method == "POST") {
+                    method = if method == "HEAD" {
+                        "HEAD".into()
+                    } else {
+                        "GET".into()
+                    };
+                    body = None;
+                    headers.retain(|h| !h.name.eq_ignore_ascii_case("content-type"));
+                }
+                redirects.push((code, next.to_string()));
+                url = next;
+                continue;
             }
             let version = format!("{:?}", resp.version());
             let headers_out: Vec<(String, String)> = resp

@@ -183,13 +183,13 @@ impl SecretFields {
                 hosts.push(host);
             }
         }
-        if let Some(t) = expires_at {
-            if !(0..=253_402_300_799).contains(&t) {
-                return Err(VaultError::invalid(
-                    "expiresAt",
-                    "the expiry date is out of range",
-                ));
-            }
+        if let Some(t) = expires_at
+            && !(0..=253_402_300_799).contains(&t)
+        {
+            return Err(VaultError::invalid(
+                "expiresAt",
+                "the expiry date is out of range",
+            ));
         }
         Ok(Self {
             name,
@@ -387,10 +387,10 @@ impl Vault {
             )?
         };
         let mut health = lock(&self.health).clone();
-        if let Some(file) = self.file() {
-            if !file.is_unlocked() {
-                health = Health::Failed(StoreError::VaultLocked);
-            }
+        if let Some(file) = self.file()
+            && !file.is_unlocked()
+        {
+            health = Health::Failed(StoreError::VaultLocked);
         }
         Ok(Status {
             store: self.store().info(),
@@ -469,10 +469,10 @@ impl Vault {
                     fp.as_str()
                 ],
             );
-            if let Err(rusqlite::Error::SqliteFailure(f, _)) = &inserted {
-                if f.code == rusqlite::ErrorCode::ConstraintViolation {
-                    return Err(VaultError::NameTaken(fields.name.to_string()));
-                }
+            if let Err(rusqlite::Error::SqliteFailure(f, _)) = &inserted
+                && f.code == rusqlite::ErrorCode::ConstraintViolation
+            {
+                return Err(VaultError::NameTaken(fields.name.to_string()));
             }
             inserted?;
             tx.execute(
@@ -511,10 +511,10 @@ impl Vault {
         let current = self.find(id)?;
         {
             let db = lock(&self.db);
-            if let Some(other) = find_in(&db, fields.name.as_str())? {
-                if other.id != current.id {
-                    return Err(VaultError::NameTaken(fields.name.to_string()));
-                }
+            if let Some(other) = find_in(&db, fields.name.as_str())?
+                && other.id != current.id
+            {
+                return Err(VaultError::NameTaken(fields.name.to_string()));
             }
             db.execute(
                 "UPDATE secrets SET name = ?2, description = ?3, tags = ?4, environment = ?5, expires_at = ?6,
