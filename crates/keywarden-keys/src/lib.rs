@@ -19,6 +19,8 @@
 //! has no transport or UI dependency: the desktop uses it to generate keys
 //! offline and sends only the digest.
 
+pub mod credential;
+
 use std::fmt;
 
 use keywarden_core::SecretValue;
