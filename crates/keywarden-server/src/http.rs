@@ -54,6 +54,7 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let message = self.to_string();
         let (status, code, field) = match &self {
+            Error::Invalid { code: "body_too_large", field, .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", field.clone()),
             Error::Invalid { code, field, .. } => (StatusCode::BAD_REQUEST, *code, field.clone()),
             Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", None),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),

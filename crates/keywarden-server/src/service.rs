@@ -94,7 +94,7 @@ pub struct Service {
     pub config: Config,
     argon2: Argon2<'static>,
     /// Verified against when the user name is unknown, so both cases cost the same.
-    dummy_hash: String,
+    dummy_hash: std::sync::OnceLock<String>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -508,12 +508,14 @@ impl Service {
         // OWASP minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
         let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let dummy_hash = argon2
-            .hash_password(b"keywarden-dummy-password", &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default();
-        Self { store, index, verifier, config, argon2, dummy_hash }
+        Self { store, index, verifier, config, argon2, dummy_hash: std::sync::OnceLock::new() }
+    }
+
+    fn dummy_hash(&self) -> &str {
+        self.dummy_hash.get_or_init(|| {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            self.argon2.hash_password(b"keywarden-dummy-password", &salt).map(|h| h.to_string()).unwrap_or_default()
+        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -590,7 +592,10 @@ impl Service {
             Some((id, _)) => self.store.password_hash(id).await?,
             None => None,
         };
-        let hash = stored.clone().unwrap_or_else(|| self.dummy_hash.clone());
+        let hash = match &stored {
+            Some(hash) => hash.clone(),
+            None => self.dummy_hash().to_owned(),
+        };
         let argon2 = self.argon2.clone();
         let ok = tokio::task::spawn_blocking(move || {
             PasswordHash::new(&hash).is_ok_and(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
