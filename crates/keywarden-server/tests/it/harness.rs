@@ -63,7 +63,6 @@ pub struct TestServer {
     pub base: String,
     pub admin_key: String,
     pub http: reqwest::Client,
-    pub backend: Backend,
     pub database: String,
     _dir: tempfile::TempDir,
 }
@@ -119,7 +118,7 @@ impl TestServer {
             let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
         });
         let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        TestServer { app, base, admin_key, http, backend, database, _dir: dir }
+        TestServer { app, base, admin_key, http, database, _dir: dir }
     }
 
     pub fn store(&self) -> Arc<dyn Store> {

@@ -7,5 +7,7 @@ mod admin;
 mod errors;
 mod gateway;
 mod harness;
+mod nginx;
+mod replicas;
 mod storage;
 mod verify;
