@@ -69,7 +69,11 @@ pub fn from_authorization<'a>(value: &'a str, basic_user: &str) -> Option<Creden
         return non_empty(token).map(Credential::Borrowed);
     }
     if let Some(encoded) = strip_scheme(value, "Basic") {
-        let decoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?);
+        let decoded = Zeroizing::new(
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .ok()?,
+        );
         let text = std::str::from_utf8(&decoded).ok()?;
         let (user, password) = text.split_once(':')?;
         if user != basic_user || password.is_empty() {
@@ -102,7 +106,11 @@ pub fn from_query<'a>(query: &'a str, name: &str) -> Option<Credential<'a>> {
             return non_empty(v).map(Credential::Borrowed);
         }
         let decoded = percent_decode(v)?;
-        return if decoded.is_empty() { None } else { Some(Credential::Owned(decoded)) };
+        return if decoded.is_empty() {
+            None
+        } else {
+            Some(Credential::Owned(decoded))
+        };
     }
     None
 }
@@ -148,22 +156,41 @@ mod tests {
         assert_eq!(&*from_authorization("Key=abc", "kw").unwrap(), "abc");
         assert_eq!(&*from_authorization("Key abc", "kw").unwrap(), "abc");
         let basic = base64::engine::general_purpose::STANDARD.encode("haplo:abc");
-        assert_eq!(&*from_authorization(&format!("Basic {basic}"), "haplo").unwrap(), "abc");
+        assert_eq!(
+            &*from_authorization(&format!("Basic {basic}"), "haplo").unwrap(),
+            "abc"
+        );
         assert!(from_authorization(&format!("Basic {basic}"), "other").is_none());
         assert_eq!(&*from_header_value(" abc ").unwrap(), "abc");
-        assert_eq!(&*from_query("a=1&auth-key=abc&b=2", "auth-key").unwrap(), "abc");
+        assert_eq!(
+            &*from_query("a=1&auth-key=abc&b=2", "auth-key").unwrap(),
+            "abc"
+        );
         assert_eq!(&*from_query("auth-key=a%5Fb", "auth-key").unwrap(), "a_b");
     }
 
     #[test]
     fn refuses_garbage() {
-        for value in ["", "Bearer", "Bearer ", "Bearerabc", "Key=", "Basic !!!", "Basic YQ==", "Digest x", "Keyabc"] {
+        for value in [
+            "",
+            "Bearer",
+            "Bearer ",
+            "Bearerabc",
+            "Key=",
+            "Basic !!!",
+            "Basic YQ==",
+            "Digest x",
+            "Keyabc",
+        ] {
             assert!(from_authorization(value, "kw").is_none(), "{value:?}");
         }
         assert!(from_query("auth-key=%zz", "auth-key").is_none());
         assert!(from_query("auth-key=%4", "auth-key").is_none());
         assert!(from_query("other=1", "auth-key").is_none());
         assert!(from_authorization(&"a".repeat(MAX_CREDENTIAL_LEN + 1), "kw").is_none());
-        assert_eq!(format!("{:?}", from_header_value("secret").unwrap()), "Credential(***)");
+        assert_eq!(
+            format!("{:?}", from_header_value("secret").unwrap()),
+            "Credential(***)"
+        );
     }
 }

@@ -37,11 +37,22 @@ impl App {
 
     pub async fn with_store(config: Config, store: Arc<dyn Store>) -> Result<Self, StoreError> {
         let snapshot = store.load().await?;
-        let index = Arc::new(RwLock::new(Index::from_objects(snapshot.objects, snapshot.seq, &snapshot.usage)));
-        let throttle = FailureThrottle::new(config.max_failures, config.failure_window, config.failure_block);
+        let index = Arc::new(RwLock::new(Index::from_objects(
+            snapshot.objects,
+            snapshot.seq,
+            &snapshot.usage,
+        )));
+        let throttle = FailureThrottle::new(
+            config.max_failures,
+            config.failure_window,
+            config.failure_block,
+        );
         let verifier = Arc::new(Verifier::new(Arc::clone(&index), throttle));
         let service = Arc::new(Service::new(store, index, verifier, config));
-        Ok(Self { service, tasks: Vec::new() })
+        Ok(Self {
+            service,
+            tasks: Vec::new(),
+        })
     }
 
     /// Starts the background work: following the change feed, flushing last-used times
@@ -78,7 +89,9 @@ impl App {
     }
 
     pub fn router(&self) -> axum::Router {
-        router(AppState { service: Arc::clone(&self.service) })
+        router(AppState {
+            service: Arc::clone(&self.service),
+        })
     }
 
     /// Serves until the future `shutdown` completes.
@@ -87,9 +100,13 @@ impl App {
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        axum::serve(listener, self.router().into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await
+        axum::serve(
+            listener,
+            self.router()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
     }
 }
 

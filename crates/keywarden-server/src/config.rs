@@ -78,9 +78,10 @@ impl Default for Config {
             max_failures: 20,
             failure_window: Duration::from_secs(60),
             failure_block: Duration::from_secs(60),
-            trusted_proxies: vec!["127.0.0.0/8".parse().unwrap_or_else(|_| unreachable!()), "::1/128"
-                .parse()
-                .unwrap_or_else(|_| unreachable!())],
+            trusted_proxies: vec![
+                "127.0.0.0/8".parse().unwrap_or_else(|_| unreachable!()),
+                "::1/128".parse().unwrap_or_else(|_| unreachable!()),
+            ],
         }
     }
 }
@@ -139,10 +140,14 @@ impl Config {
     pub fn resolve(o: Overrides) -> Result<Self, ConfigError> {
         let file = match &o.config_file {
             Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError::File { path: path.clone(), reason: e.to_string() })?;
-                toml::from_str::<FileConfig>(&text)
-                    .map_err(|e| ConfigError::File { path: path.clone(), reason: e.to_string() })?
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?
             }
             None => FileConfig::default(),
         };
@@ -151,28 +156,60 @@ impl Config {
         let config = Config {
             listen: o.listen.or(file.listen).unwrap_or(d.listen),
             database: o.database.or(file.database).unwrap_or(d.database),
-            pg_pool_size: o.pg_pool_size.or(file.pg_pool_size).unwrap_or(d.pg_pool_size),
+            pg_pool_size: o
+                .pg_pool_size
+                .or(file.pg_pool_size)
+                .unwrap_or(d.pg_pool_size),
             key_prefix: o.key_prefix.or(file.key_prefix).unwrap_or(d.key_prefix),
-            default_environment: o.default_environment.or(file.default_environment).unwrap_or(d.default_environment),
+            default_environment: o
+                .default_environment
+                .or(file.default_environment)
+                .unwrap_or(d.default_environment),
             basic_user: o.basic_user.or(file.basic_user).unwrap_or(d.basic_user),
-            key_header: o.key_header.or(file.key_header).unwrap_or(d.key_header).to_ascii_lowercase(),
+            key_header: o
+                .key_header
+                .or(file.key_header)
+                .unwrap_or(d.key_header)
+                .to_ascii_lowercase(),
             query_param: o.query_param.or(file.query_param).unwrap_or(d.query_param),
-            session_ttl: o.session_ttl_secs.or(file.session_ttl_secs).map(secs).unwrap_or(d.session_ttl),
+            session_ttl: o
+                .session_ttl_secs
+                .or(file.session_ttl_secs)
+                .map(secs)
+                .unwrap_or(d.session_ttl),
             poll_interval: o
                 .poll_interval_ms
                 .or(file.poll_interval_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(d.poll_interval),
-            usage_flush_interval: file.usage_flush_interval_secs.map(secs).unwrap_or(d.usage_flush_interval),
-            max_failures: o.max_failures.or(file.max_failures).unwrap_or(d.max_failures),
-            failure_window: o.failure_window_secs.or(file.failure_window_secs).map(secs).unwrap_or(d.failure_window),
-            failure_block: o.failure_block_secs.or(file.failure_block_secs).map(secs).unwrap_or(d.failure_block),
+            usage_flush_interval: file
+                .usage_flush_interval_secs
+                .map(secs)
+                .unwrap_or(d.usage_flush_interval),
+            max_failures: o
+                .max_failures
+                .or(file.max_failures)
+                .unwrap_or(d.max_failures),
+            failure_window: o
+                .failure_window_secs
+                .or(file.failure_window_secs)
+                .map(secs)
+                .unwrap_or(d.failure_window),
+            failure_block: o
+                .failure_block_secs
+                .or(file.failure_block_secs)
+                .map(secs)
+                .unwrap_or(d.failure_block),
             trusted_proxies: match o.trusted_proxies.or(file.trusted_proxies) {
                 Some(list) => list
                     .iter()
                     .map(|n| {
-                        crate::index::parse_network(n)
-                            .ok_or_else(|| ConfigError::Value("trusted_proxies", format!("`{n}` is not an address or CIDR range")))
+                        crate::index::parse_network(n).ok_or_else(|| {
+                            ConfigError::Value(
+                                "trusted_proxies",
+                                format!("`{n}` is not an address or CIDR range"),
+                            )
+                        })
                     })
                     .collect::<Result<_, _>>()?,
                 None => d.trusted_proxies,
@@ -184,25 +221,46 @@ impl Config {
 
     pub fn check(&self) -> Result<(), ConfigError> {
         if !keywarden_keys::is_valid_label(&self.key_prefix) {
-            return Err(ConfigError::Value("key_prefix", "1 to 16 characters of a-z and 0-9".into()));
+            return Err(ConfigError::Value(
+                "key_prefix",
+                "1 to 16 characters of a-z and 0-9".into(),
+            ));
         }
         if !keywarden_keys::is_valid_label(&self.default_environment) {
-            return Err(ConfigError::Value("default_environment", "1 to 16 characters of a-z and 0-9".into()));
+            return Err(ConfigError::Value(
+                "default_environment",
+                "1 to 16 characters of a-z and 0-9".into(),
+            ));
         }
         if self.basic_user.is_empty() || self.basic_user.contains(':') {
-            return Err(ConfigError::Value("basic_user", "must be non-empty and contain no `:`".into()));
+            return Err(ConfigError::Value(
+                "basic_user",
+                "must be non-empty and contain no `:`".into(),
+            ));
         }
         if axum::http::HeaderName::from_bytes(self.key_header.as_bytes()).is_err() {
-            return Err(ConfigError::Value("key_header", "not a valid header name".into()));
+            return Err(ConfigError::Value(
+                "key_header",
+                "not a valid header name".into(),
+            ));
         }
         if self.query_param.is_empty() {
-            return Err(ConfigError::Value("query_param", "must not be empty".into()));
+            return Err(ConfigError::Value(
+                "query_param",
+                "must not be empty".into(),
+            ));
         }
         if self.poll_interval.is_zero() || self.poll_interval > Duration::from_secs(1) {
-            return Err(ConfigError::Value("poll_interval_ms", "between 1 and 1000".into()));
+            return Err(ConfigError::Value(
+                "poll_interval_ms",
+                "between 1 and 1000".into(),
+            ));
         }
         if self.session_ttl.is_zero() {
-            return Err(ConfigError::Value("session_ttl_secs", "must be positive".into()));
+            return Err(ConfigError::Value(
+                "session_ttl_secs",
+                "must be positive".into(),
+            ));
         }
         Ok(())
     }
@@ -214,9 +272,15 @@ mod tests {
 
     #[test]
     fn database_password_is_redacted() {
-        assert_eq!(redact_url("postgres://kw:secret@127.0.0.1:5432/kw"), "postgres://kw:***@127.0.0.1:5432/kw");
+        assert_eq!(
+            redact_url("postgres://kw:secret@127.0.0.1:5432/kw"),
+            "postgres://kw:***@127.0.0.1:5432/kw"
+        );
         assert_eq!(redact_url("/var/lib/kw.db"), "/var/lib/kw.db");
-        let config = Config { database: "postgres://kw:hunter2@h/db".into(), ..Config::default() };
+        let config = Config {
+            database: "postgres://kw:hunter2@h/db".into(),
+            ..Config::default()
+        };
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 
@@ -224,7 +288,11 @@ mod tests {
     fn flags_win_over_file_and_file_over_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("server.toml");
-        std::fs::write(&path, "key_prefix = \"acme\"\ndefault_environment = \"test\"\nmax_failures = 3\n").unwrap();
+        std::fs::write(
+            &path,
+            "key_prefix = \"acme\"\ndefault_environment = \"test\"\nmax_failures = 3\n",
+        )
+        .unwrap();
         let config = Config::resolve(Overrides {
             config_file: Some(path.clone()),
             default_environment: Some("prod".into()),
@@ -235,7 +303,19 @@ mod tests {
         assert_eq!(config.default_environment, "prod");
         assert_eq!(config.max_failures, 3);
         std::fs::write(&path, "unknown = 1\n").unwrap();
-        assert!(Config::resolve(Overrides { config_file: Some(path), ..Overrides::default() }).is_err());
-        assert!(Config::resolve(Overrides { key_prefix: Some("K_W".into()), ..Overrides::default() }).is_err());
+        assert!(
+            Config::resolve(Overrides {
+                config_file: Some(path),
+                ..Overrides::default()
+            })
+            .is_err()
+        );
+        assert!(
+            Config::resolve(Overrides {
+                key_prefix: Some("K_W".into()),
+                ..Overrides::default()
+            })
+            .is_err()
+        );
     }
 }

@@ -7,7 +7,11 @@ use crate::store::StoreError;
 pub enum Error {
     /// The request is malformed or a value is out of range (400).
     #[error("{message}")]
-    Invalid { code: &'static str, field: Option<String>, message: String },
+    Invalid {
+        code: &'static str,
+        field: Option<String>,
+        message: String,
+    },
     /// No valid credential (401).
     #[error("a valid admin key or session token is required")]
     Unauthenticated,
@@ -34,11 +38,19 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Invalid { code: "invalid_field", field: Some(field.into()), message: message.into() }
+        Error::Invalid {
+            code: "invalid_field",
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Invalid { code, field: None, message: message.into() }
+        Error::Invalid {
+            code,
+            field: None,
+            message: message.into(),
+        }
     }
 }
 

@@ -21,9 +21,10 @@ use crate::error::Error;
 use crate::index::address_allowed;
 use crate::model::{AccessProfile, AuditEntry, Group, Key, Kind, Principal, Role};
 use crate::service::{
-    AuditPage, Caller, ChangePage, CreateGroup, CreateKey, CreatePrincipal, CreateProfile, CreateRole,
-    IssuedKey, Login, Outcome, PatchGroup, PatchKey, PatchPrincipal, PatchProfile, PatchRole, RotateKey,
-    Service, Session, SetPassword, VerifyRequest, VerifyResponse, parse_if_match,
+    AuditPage, Caller, ChangePage, CreateGroup, CreateKey, CreatePrincipal, CreateProfile,
+    CreateRole, IssuedKey, Login, Outcome, PatchGroup, PatchKey, PatchPrincipal, PatchProfile,
+    PatchRole, RotateKey, Service, Session, SetPassword, VerifyRequest, VerifyResponse,
+    parse_if_match,
 };
 use crate::store::AuditQuery;
 use crate::verify::{Context, Source};
@@ -46,31 +47,64 @@ pub struct ErrorBody {
     pub field: Option<String>,
 }
 
-fn error_response(status: StatusCode, code: &str, message: String, field: Option<String>) -> Response {
-    (status, Json(ErrorBody { code: code.to_owned(), message, field })).into_response()
+fn error_response(
+    status: StatusCode,
+    code: &str,
+    message: String,
+    field: Option<String>,
+) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            code: code.to_owned(),
+            message,
+            field,
+        }),
+    )
+        .into_response()
 }
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let message = self.to_string();
         let (status, code, field) = match &self {
-            Error::Invalid { code: "body_too_large", field, .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", field.clone()),
+            Error::Invalid {
+                code: "body_too_large",
+                field,
+                ..
+            } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                field.clone(),
+            ),
             Error::Invalid { code, field, .. } => (StatusCode::BAD_REQUEST, *code, field.clone()),
             Error::Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated", None),
             Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found", None),
             Error::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
-            Error::PreconditionFailed => (StatusCode::PRECONDITION_FAILED, "stale_version", Some("If-Match".into())),
-            Error::PreconditionRequired => {
-                (StatusCode::PRECONDITION_REQUIRED, "if_match_required", Some("If-Match".into()))
+            Error::PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                "stale_version",
+                Some("If-Match".into()),
+            ),
+            Error::PreconditionRequired => (
+                StatusCode::PRECONDITION_REQUIRED,
+                "if_match_required",
+                Some("If-Match".into()),
+            ),
+            Error::IdempotencyMismatch => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_key_reused",
+                Some("Idempotency-Key".into()),
+            ),
+            Error::IdempotencyInFlight => (
+                StatusCode::CONFLICT,
+                "idempotency_key_in_flight",
+                Some("Idempotency-Key".into()),
+            ),
+            Error::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None)
             }
-            Error::IdempotencyMismatch => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused", Some("Idempotency-Key".into()))
-            }
-            Error::IdempotencyInFlight => {
-                (StatusCode::CONFLICT, "idempotency_key_in_flight", Some("Idempotency-Key".into()))
-            }
-            Error::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests", None),
             Error::Internal(detail) => {
                 tracing::error!(error = %detail, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
@@ -83,7 +117,9 @@ impl IntoResponse for Error {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -101,11 +137,16 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Bytes::from_request(req, state).await.map(RawBody).map_err(|_| Error::Invalid {
-            code: "body_too_large",
-            field: None,
-            message: format!("the request body could not be read (the limit is {MAX_BODY} bytes)"),
-        })
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|_| Error::Invalid {
+                code: "body_too_large",
+                field: None,
+                message: format!(
+                    "the request body could not be read (the limit is {MAX_BODY} bytes)"
+                ),
+            })
     }
 }
 
@@ -118,13 +159,29 @@ fn json_field(message: &str) -> Option<String> {
 
 /// Parses a JSON body; an empty body reads as `{}` when `T` allows it.
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Error> {
-    let bytes: &[u8] = if body.iter().all(u8::is_ascii_whitespace) { b"{}" } else { body };
+    let bytes: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
     serde_json::from_slice(bytes).map_err(|e| {
         let message = e.to_string();
-        let code = if e.is_syntax() || e.is_eof() { "malformed_json" } else { "invalid_field" };
-        let field = if code == "invalid_field" { json_field(&message) } else { None };
+        let code = if e.is_syntax() || e.is_eof() {
+            "malformed_json"
+        } else {
+            "invalid_field"
+        };
+        let field = if code == "invalid_field" {
+            json_field(&message)
+        } else {
+            None
+        };
         // serde's text names the field and the expected type, never the value.
-        Error::Invalid { code, field, message: format!("the JSON body is not valid: {message}") }
+        Error::Invalid {
+            code,
+            field,
+            message: format!("the JSON body is not valid: {message}"),
+        }
     })
 }
 
@@ -154,12 +211,19 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Query::<T>::try_from_uri(&parts.uri)
             .map(|Query(v)| Q(v))
-            .map_err(|e| Error::bad_request("invalid_query", format!("the query string is not valid: {}", e.body_text())))
+            .map_err(|e| {
+                Error::bad_request(
+                    "invalid_query",
+                    format!("the query string is not valid: {}", e.body_text()),
+                )
+            })
     }
 }
 
 fn peer(parts_ext: &axum::http::Extensions) -> Option<IpAddr> {
-    parts_ext.get::<ConnectInfo<SocketAddr>>().map(|ci| ci.0.ip())
+    parts_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ci| ci.0.ip())
 }
 
 /// The client's address: the peer, or what a trusted proxy says it forwarded.
@@ -169,7 +233,11 @@ fn client_address(service: &Service, headers: &HeaderMap, peer: Option<IpAddr>) 
         return Some(peer);
     }
     for name in ["x-original-remote-addr", "x-real-ip"] {
-        if let Some(ip) = headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse().ok()) {
+        if let Some(ip) = headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+        {
             return Some(ip);
         }
     }
@@ -195,12 +263,20 @@ pub struct Admin(pub Caller);
 impl FromRequestParts<AppState> for Admin {
     type Rejection = Error;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let service = &state.service;
         let client = client_address(service, &parts.headers, peer(&parts.extensions));
         let token = bearer(&parts.headers, service).map(zeroize::Zeroizing::new);
         let caller = service
-            .authenticate(token.as_deref().map(String::as_str), parts.method.as_str(), parts.uri.path(), client)
+            .authenticate(
+                token.as_deref().map(String::as_str),
+                parts.method.as_str(),
+                parts.uri.path(),
+                client,
+            )
             .await?;
         Ok(Admin(caller))
     }
@@ -209,17 +285,22 @@ impl FromRequestParts<AppState> for Admin {
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, Error> {
     match headers.get("idempotency-key") {
         None => Ok(None),
-        Some(v) => v.to_str().map(|s| Some(s.to_owned())).map_err(|_| Error::Invalid {
-            code: "invalid_header",
-            field: Some("Idempotency-Key".into()),
-            message: "Idempotency-Key must be visible ASCII".into(),
-        }),
+        Some(v) => v
+            .to_str()
+            .map(|s| Some(s.to_owned()))
+            .map_err(|_| Error::Invalid {
+                code: "invalid_header",
+                field: Some("Idempotency-Key".into()),
+                message: "Idempotency-Key must be visible ASCII".into(),
+            }),
     }
 }
 
 /// `If-Match` is required on updates and deletes.
 fn if_match(headers: &HeaderMap) -> Result<Option<i64>, Error> {
-    let value = headers.get(header::IF_MATCH).ok_or(Error::PreconditionRequired)?;
+    let value = headers
+        .get(header::IF_MATCH)
+        .ok_or(Error::PreconditionRequired)?;
     let text = value.to_str().map_err(|_| Error::PreconditionRequired)?;
     parse_if_match(text)
 }
@@ -245,11 +326,16 @@ fn request_fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> Vec<u8> {
 fn outcome_response(outcome: Outcome) -> Response {
     let status = StatusCode::from_u16(outcome.status).unwrap_or(StatusCode::OK);
     let mut response = (status, Json(outcome.body)).into_response();
-    if let Some(v) = outcome.etag.and_then(|v| HeaderValue::from_str(&format!("\"{v}\"")).ok()) {
+    if let Some(v) = outcome
+        .etag
+        .and_then(|v| HeaderValue::from_str(&format!("\"{v}\"")).ok())
+    {
         response.headers_mut().insert(header::ETAG, v);
     }
     if outcome.replayed {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     response
 }
@@ -268,8 +354,16 @@ struct Mutating {
     fingerprint: Vec<u8>,
 }
 
-fn mutating(method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) -> Result<Mutating, Error> {
-    Ok(Mutating { idem: idempotency_key(headers)?, fingerprint: request_fingerprint(method, uri, body) })
+fn mutating(
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Mutating, Error> {
+    Ok(Mutating {
+        idem: idempotency_key(headers)?,
+        fingerprint: request_fingerprint(method, uri, body),
+    })
 }
 
 type ApiResult = Result<Response, Error>;
@@ -286,18 +380,44 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth-request", any(auth_request))
         .route("/v1/auth/login", post(login))
         .route("/v1/auth/logout", post(logout))
-        .route("/v1/principals", get(list_principals).post(create_principal))
-        .route("/v1/principals/{id}", get(get_principal).patch(patch_principal).delete(delete_principal))
-        .route("/v1/principals/{id}/password", axum::routing::put(set_password))
-        .route("/v1/principals/{id}/keys", get(list_principal_keys).post(create_key))
+        .route(
+            "/v1/principals",
+            get(list_principals).post(create_principal),
+        )
+        .route(
+            "/v1/principals/{id}",
+            get(get_principal)
+                .patch(patch_principal)
+                .delete(delete_principal),
+        )
+        .route(
+            "/v1/principals/{id}/password",
+            axum::routing::put(set_password),
+        )
+        .route(
+            "/v1/principals/{id}/keys",
+            get(list_principal_keys).post(create_key),
+        )
         .route("/v1/groups", get(list_groups).post(create_group))
-        .route("/v1/groups/{id}", get(get_group).patch(patch_group).delete(delete_group))
+        .route(
+            "/v1/groups/{id}",
+            get(get_group).patch(patch_group).delete(delete_group),
+        )
         .route("/v1/roles", get(list_roles).post(create_role))
-        .route("/v1/roles/{id}", get(get_role).patch(patch_role).delete(delete_role))
+        .route(
+            "/v1/roles/{id}",
+            get(get_role).patch(patch_role).delete(delete_role),
+        )
         .route("/v1/profiles", get(list_profiles).post(create_profile))
-        .route("/v1/profiles/{id}", get(get_profile).patch(patch_profile).delete(delete_profile))
+        .route(
+            "/v1/profiles/{id}",
+            get(get_profile).patch(patch_profile).delete(delete_profile),
+        )
         .route("/v1/keys", get(list_keys))
-        .route("/v1/keys/{id}", get(get_key).patch(patch_key).delete(delete_key))
+        .route(
+            "/v1/keys/{id}",
+            get(get_key).patch(patch_key).delete(delete_key),
+        )
         .route("/v1/keys/{id}/rotate", post(rotate_key))
         .route("/v1/keys/{id}/refresh", post(refresh_key))
         .route("/v1/keys/{id}/revoke", post(revoke_key))
@@ -307,24 +427,45 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
-            tracing::error!("a request handler panicked");
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not complete the request".into(), None)
-        }))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a request handler panicked");
+                error_response(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the server could not complete the request".into(),
+                    None,
+                )
+            },
+        ))
         .with_state(state)
 }
 
 async fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, "not_found", "no such endpoint".into(), None)
+    error_response(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint".into(),
+        None,
+    )
 }
 
 async fn method_not_allowed() -> Response {
-    error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this endpoint does not take this method".into(), None)
+    error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take this method".into(),
+        None,
+    )
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "The server is up and its index is loaded")))]
 async fn healthz(State(state): State<AppState>) -> Response {
-    let index = state.service.index.read().unwrap_or_else(|p| p.into_inner());
+    let index = state
+        .service
+        .index
+        .read()
+        .unwrap_or_else(|p| p.into_inner());
     Json(json!({ "status": "ok", "backend": state.service.store.backend(), "keys": index.key_count(), "seq": index.seq }))
         .into_response()
 }
@@ -341,16 +482,31 @@ async fn openapi() -> Response {
 #[utoipa::path(post, path = "/v1/verify", tag = "verify", request_body = VerifyRequest,
     responses((status = 200, body = VerifyResponse, description = "The decision (allowed or not)"),
               (status = 400, body = ErrorBody), (status = 429, body = ErrorBody, description = "Too many failures from this address")))]
-async fn verify(State(state): State<AppState>, headers: HeaderMap, ConnectInfoOpt(peer): ConnectInfoOpt, RawBody(body): RawBody) -> ApiResult {
+async fn verify(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ConnectInfoOpt(peer): ConnectInfoOpt,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let service = &state.service;
     let req: VerifyRequest = parse(&body)?;
     let req_key = zeroize::Zeroizing::new(req.key.clone());
     let client = match &req.client_address {
-        Some(text) => Some(text.trim().parse::<IpAddr>().map_err(|_| Error::invalid("client_address", "not an IP address"))?),
+        Some(text) => Some(
+            text.trim()
+                .parse::<IpAddr>()
+                .map_err(|_| Error::invalid("client_address", "not an IP address"))?,
+        ),
         None => None,
     };
-    if req.method.is_empty() || req.method.len() > 16 || !req.method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(Error::invalid("method", "an HTTP method in capitals, such as GET"));
+    if req.method.is_empty()
+        || req.method.len() > 16
+        || !req.method.bytes().all(|b| b.is_ascii_uppercase())
+    {
+        return Err(Error::invalid(
+            "method",
+            "an HTTP method in capitals, such as GET",
+        ));
     }
     let ctx = Context {
         method: &req.method,
@@ -361,9 +517,17 @@ async fn verify(State(state): State<AppState>, headers: HeaderMap, ConnectInfoOp
         operation: req.operation.as_deref(),
     };
     let throttle_at = client.or_else(|| client_address(service, &headers, peer));
-    let decision = service.verifier.verify(Some(&req_key), Source::Header, &ctx, throttle_at, keywarden_core::now());
+    let decision = service.verifier.verify(
+        Some(&req_key),
+        Source::Header,
+        &ctx,
+        throttle_at,
+        keywarden_core::now(),
+    );
     if decision.reason == crate::verify::Reason::TooManyFailures {
-        return Err(Error::TooManyRequests { retry_after: decision.retry_after.unwrap_or(1) });
+        return Err(Error::TooManyRequests {
+            retry_after: decision.retry_after.unwrap_or(1),
+        });
     }
     Ok(Json(VerifyResponse::from(decision)).into_response())
 }
@@ -380,7 +544,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ConnectInfoOpt {
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 /// For nginx `auth_request`: reads the original request from `X-Original-Method`,
@@ -394,16 +562,30 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     responses((status = 200, description = "Allowed; X-Keywarden-Principal-Id, X-Keywarden-Principal, X-Keywarden-Key-Id and X-Keywarden-Scopes describe the caller"),
               (status = 401, description = "No valid key"), (status = 403, description = "The key may not make this request (X-Keywarden-Reason says why)"),
               (status = 429, description = "Rate limited (Retry-After)")))]
-async fn auth_request(State(state): State<AppState>, method: Method, uri: Uri, headers: HeaderMap, ConnectInfoOpt(peer): ConnectInfoOpt) -> Response {
+async fn auth_request(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    ConnectInfoOpt(peer): ConnectInfoOpt,
+) -> Response {
     let service = &state.service;
     let config = &service.config;
-    let original_method = header_str(&headers, "x-original-method").unwrap_or(method.as_str()).to_ascii_uppercase();
-    let original_uri = header_str(&headers, "x-original-uri").map(str::to_owned).unwrap_or_else(|| uri.to_string());
-    let query = original_uri.split_once('?').map(|(_, q)| q.split('#').next().unwrap_or(q)).unwrap_or("");
+    let original_method = header_str(&headers, "x-original-method")
+        .unwrap_or(method.as_str())
+        .to_ascii_uppercase();
+    let original_uri = header_str(&headers, "x-original-uri")
+        .map(str::to_owned)
+        .unwrap_or_else(|| uri.to_string());
+    let query = original_uri
+        .split_once('?')
+        .map(|(_, q)| q.split('#').next().unwrap_or(q))
+        .unwrap_or("");
     let client = client_address(service, &headers, peer);
 
     let mut source = Source::Header;
-    let mut found = header_str(&headers, "authorization").and_then(|v| credential::from_authorization(v, &config.basic_user));
+    let mut found = header_str(&headers, "authorization")
+        .and_then(|v| credential::from_authorization(v, &config.basic_user));
     if found.is_none() {
         found = header_str(&headers, &config.key_header).and_then(credential::from_header_value);
     }
@@ -412,7 +594,9 @@ async fn auth_request(State(state): State<AppState>, method: Method, uri: Uri, h
         source = Source::Query;
     }
     let profile_env = credential::from_query(query, "_profile").map(|e| e.to_ascii_lowercase());
-    let environment = header_str(&headers, "x-keywarden-environment").map(str::to_owned).or(profile_env);
+    let environment = header_str(&headers, "x-keywarden-environment")
+        .map(str::to_owned)
+        .or(profile_env);
     let ctx = Context {
         method: &original_method,
         path: &original_uri,
@@ -421,9 +605,17 @@ async fn auth_request(State(state): State<AppState>, method: Method, uri: Uri, h
         scope: header_str(&headers, "x-keywarden-scope"),
         operation: header_str(&headers, "x-keywarden-operation"),
     };
-    let decision = service.verifier.verify(found.as_deref(), source, &ctx, client, keywarden_core::now());
+    let decision = service.verifier.verify(
+        found.as_deref(),
+        source,
+        &ctx,
+        client,
+        keywarden_core::now(),
+    );
     let status = StatusCode::from_u16(decision.status()).unwrap_or(StatusCode::FORBIDDEN);
-    let mut response = if decision.allowed() { StatusCode::NO_CONTENT.into_response() } else {
+    let mut response = if decision.allowed() {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
         (status, Json(json!({ "code": decision.reason.as_str(), "message": "the key may not make this request", "field": null }))).into_response()
     };
     let h = response.headers_mut();
@@ -458,7 +650,12 @@ async fn auth_request(State(state): State<AppState>, method: Method, uri: Uri, h
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = Login,
     responses((status = 200, body = Session), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
-async fn login(State(state): State<AppState>, headers: HeaderMap, ConnectInfoOpt(peer): ConnectInfoOpt, RawBody(body): RawBody) -> ApiResult {
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ConnectInfoOpt(peer): ConnectInfoOpt,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let req: Login = parse(&body)?;
     let client = client_address(&state.service, &headers, peer);
     Ok(Json(state.service.login(req, client).await?).into_response())
@@ -484,16 +681,31 @@ async fn list_principals(State(state): State<AppState>, Admin(caller): Admin) ->
 #[utoipa::path(post, path = "/v1/principals", tag = "principals", request_body = CreatePrincipal,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe")),
     responses((status = 201, body = Principal), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_principal(State(state): State<AppState>, Admin(caller): Admin, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn create_principal(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_create_principal(&caller, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_create_principal(&caller, parse(&body)?)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
 #[utoipa::path(get, path = "/v1/principals/{id}", tag = "principals", params(("id" = String, Path)),
     responses((status = 200, body = Principal, headers(("ETag" = String))), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-async fn get_principal(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id) -> ApiResult {
+async fn get_principal(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+) -> ApiResult {
     let p = state.service.get_principal(&caller, &id)?;
     let v = p.version;
     Ok(with_etag(p, v))
@@ -502,30 +714,65 @@ async fn get_principal(State(state): State<AppState>, Admin(caller): Admin, Id(i
 #[utoipa::path(patch, path = "/v1/principals/{id}", tag = "principals", request_body = PatchPrincipal,
     params(("id" = String, Path), ("If-Match" = String, Header, description = "The ETag you read"), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = Principal), (status = 412, body = ErrorBody), (status = 428, body = ErrorBody)), security(("bearer" = [])))]
-async fn patch_principal(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn patch_principal(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let expected = if_match(&headers)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_patch_principal(&caller, &id, expected, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_patch_principal(&caller, &id, expected, parse(&body)?)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
 #[utoipa::path(delete, path = "/v1/principals/{id}", tag = "principals", params(("id" = String, Path), ("If-Match" = String, Header)),
     responses((status = 200, description = "Deleted; its keys are revoked"), (status = 412, body = ErrorBody), (status = 428, body = ErrorBody)), security(("bearer" = [])))]
-async fn delete_principal(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap) -> ApiResult {
+async fn delete_principal(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &Bytes::new())?;
     let expected = if_match(&headers)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_delete_principal(&caller, &id, expected)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_delete_principal(&caller, &id, expected)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
 #[utoipa::path(put, path = "/v1/principals/{id}/password", tag = "principals", request_body = SetPassword, params(("id" = String, Path)),
     responses((status = 200, description = "Password set (Argon2id); keys are not affected"), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
-async fn set_password(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn set_password(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_set_password(&caller, &id, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_set_password(&caller, &id, parse(&body)?)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
@@ -540,10 +787,21 @@ async fn list_groups(State(state): State<AppState>, Admin(caller): Admin) -> Api
 
 #[utoipa::path(post, path = "/v1/groups", tag = "groups", request_body = CreateGroup, params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Group), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_group(State(state): State<AppState>, Admin(caller): Admin, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn create_group(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_create_group(&caller, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_create_group(&caller, parse(&body)?)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
@@ -556,25 +814,56 @@ async fn get_group(State(state): State<AppState>, Admin(caller): Admin, Id(id): 
 
 #[utoipa::path(patch, path = "/v1/groups/{id}", tag = "groups", request_body = PatchGroup, params(("id" = String, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = Group), (status = 412, body = ErrorBody), (status = 428, body = ErrorBody)), security(("bearer" = [])))]
-async fn patch_group(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn patch_group(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let expected = if_match(&headers)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_patch_group(&caller, &id, expected, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_patch_group(&caller, &id, expected, parse(&body)?)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
 #[utoipa::path(delete, path = "/v1/groups/{id}", tag = "groups", params(("id" = String, Path), ("If-Match" = String, Header)),
     responses((status = 200, description = "Deleted"), (status = 412, body = ErrorBody)), security(("bearer" = [])))]
-async fn delete_group(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap) -> ApiResult {
+async fn delete_group(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
     delete_kind(state, caller, Kind::Group, id, method, uri, headers).await
 }
 
-async fn delete_kind(state: AppState, caller: Caller, kind: Kind, id: String, method: Method, uri: Uri, headers: HeaderMap) -> ApiResult {
+async fn delete_kind(
+    state: AppState,
+    caller: Caller,
+    kind: Kind,
+    id: String,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &Bytes::new())?;
     let expected = if_match(&headers)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_delete(&caller, kind, &id, expected)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_delete(&caller, kind, &id, expected)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
@@ -585,10 +874,21 @@ async fn list_roles(State(state): State<AppState>, Admin(caller): Admin) -> ApiR
 
 #[utoipa::path(post, path = "/v1/roles", tag = "roles", request_body = CreateRole, params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = Role)), security(("bearer" = [])))]
-async fn create_role(State(state): State<AppState>, Admin(caller): Admin, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn create_role(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_create_role(&caller, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_create_role(&caller, parse(&body)?)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
@@ -601,17 +901,36 @@ async fn get_role(State(state): State<AppState>, Admin(caller): Admin, Id(id): I
 
 #[utoipa::path(patch, path = "/v1/roles/{id}", tag = "roles", request_body = PatchRole, params(("id" = String, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = Role), (status = 412, body = ErrorBody), (status = 428, body = ErrorBody)), security(("bearer" = [])))]
-async fn patch_role(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn patch_role(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let expected = if_match(&headers)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_patch_role(&caller, &id, expected, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_patch_role(&caller, &id, expected, parse(&body)?)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
 #[utoipa::path(delete, path = "/v1/roles/{id}", tag = "roles", params(("id" = String, Path), ("If-Match" = String, Header)),
     responses((status = 200, description = "Deleted")), security(("bearer" = [])))]
-async fn delete_role(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap) -> ApiResult {
+async fn delete_role(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
     delete_kind(state, caller, Kind::Role, id, method, uri, headers).await
 }
 
@@ -622,10 +941,21 @@ async fn list_profiles(State(state): State<AppState>, Admin(caller): Admin) -> A
 
 #[utoipa::path(post, path = "/v1/profiles", tag = "profiles", request_body = CreateProfile, params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = AccessProfile)), security(("bearer" = [])))]
-async fn create_profile(State(state): State<AppState>, Admin(caller): Admin, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn create_profile(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_create_profile(&caller, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_create_profile(&caller, parse(&body)?)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
@@ -638,17 +968,36 @@ async fn get_profile(State(state): State<AppState>, Admin(caller): Admin, Id(id)
 
 #[utoipa::path(patch, path = "/v1/profiles/{id}", tag = "profiles", request_body = PatchProfile, params(("id" = String, Path), ("If-Match" = String, Header)),
     responses((status = 200, body = AccessProfile), (status = 412, body = ErrorBody), (status = 428, body = ErrorBody)), security(("bearer" = [])))]
-async fn patch_profile(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn patch_profile(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let expected = if_match(&headers)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_patch_profile(&caller, &id, expected, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_patch_profile(&caller, &id, expected, parse(&body)?)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
 #[utoipa::path(delete, path = "/v1/profiles/{id}", tag = "profiles", params(("id" = String, Path), ("If-Match" = String, Header)),
     responses((status = 200, description = "Deleted"), (status = 409, body = ErrorBody, description = "Still applied to keys")), security(("bearer" = [])))]
-async fn delete_profile(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap) -> ApiResult {
+async fn delete_profile(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
     delete_kind(state, caller, Kind::Profile, id, method, uri, headers).await
 }
 
@@ -662,27 +1011,54 @@ struct KeyFilter {
 }
 
 #[utoipa::path(get, path = "/v1/keys", tag = "keys", params(KeyFilter), responses((status = 200, body = Vec<Key>)), security(("bearer" = [])))]
-async fn list_keys(State(state): State<AppState>, Admin(caller): Admin, Q(filter): Q<KeyFilter>) -> ApiResult {
-    Ok(Json(state.service.list_keys(&caller, filter.principal_id.as_deref())?).into_response())
+async fn list_keys(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Q(filter): Q<KeyFilter>,
+) -> ApiResult {
+    Ok(Json(
+        state
+            .service
+            .list_keys(&caller, filter.principal_id.as_deref())?,
+    )
+    .into_response())
 }
 
 #[utoipa::path(get, path = "/v1/principals/{id}/keys", tag = "keys", params(("id" = String, Path)), responses((status = 200, body = Vec<Key>)), security(("bearer" = [])))]
-async fn list_principal_keys(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id) -> ApiResult {
+async fn list_principal_keys(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+) -> ApiResult {
     Ok(Json(state.service.list_keys(&caller, Some(&id))?).into_response())
 }
 
 #[utoipa::path(post, path = "/v1/principals/{id}/keys", tag = "keys", request_body = CreateKey,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = IssuedKey, description = "The key is in `key`, shown this once"), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
-async fn create_key(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn create_key(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_create_key(&caller, &id, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_create_key(&caller, &id, parse(&body)?)
+        })
+        .await?;
     Ok(no_store(outcome_response(out)))
 }
 
 fn no_store(mut response: Response) -> Response {
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
@@ -695,34 +1071,70 @@ async fn get_key(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id
 
 #[utoipa::path(patch, path = "/v1/keys/{id}", tag = "keys", request_body = PatchKey, params(("id" = String, Path), ("If-Match" = String, Header), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = Key), (status = 412, body = ErrorBody), (status = 428, body = ErrorBody)), security(("bearer" = [])))]
-async fn patch_key(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn patch_key(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let expected = if_match(&headers)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_patch_key(&caller, &id, expected, parse(&body)?)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_patch_key(&caller, &id, expected, parse(&body)?)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
 #[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", params(("id" = String, Path), ("If-Match" = String, Header)),
     responses((status = 200, description = "Deleted"), (status = 412, body = ErrorBody), (status = 428, body = ErrorBody)), security(("bearer" = [])))]
-async fn delete_key(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap) -> ApiResult {
+async fn delete_key(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &Bytes::new())?;
     let expected = if_match(&headers)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_delete_key(&caller, &id, expected)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_delete_key(&caller, &id, expected)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
 #[utoipa::path(post, path = "/v1/keys/{id}/rotate", tag = "keys", request_body = RotateKey, params(("id" = String, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = IssuedKey, description = "The new key; the old one works until `grace_seconds` pass")), security(("bearer" = [])))]
-async fn rotate_key(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap, RawBody(body): RawBody) -> ApiResult {
+async fn rotate_key(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    RawBody(body): RawBody,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
     let expected = optional_if_match(&headers)?;
     let s = &state.service;
     let out = s
         .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
             let req: RotateKey = parse(&body)?;
-            s.plan_replace_key(&caller, &id, expected, Some(req.grace_seconds.unwrap_or(86_400)))
+            s.plan_replace_key(
+                &caller,
+                &id,
+                expected,
+                Some(req.grace_seconds.unwrap_or(86_400)),
+            )
         })
         .await?;
     Ok(no_store(outcome_response(out)))
@@ -730,21 +1142,43 @@ async fn rotate_key(State(state): State<AppState>, Admin(caller): Admin, Id(id):
 
 #[utoipa::path(post, path = "/v1/keys/{id}/refresh", tag = "keys", params(("id" = String, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = IssuedKey, description = "The old key is revoked and a new one issued")), security(("bearer" = [])))]
-async fn refresh_key(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap) -> ApiResult {
+async fn refresh_key(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &Bytes::new())?;
     let expected = optional_if_match(&headers)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_replace_key(&caller, &id, expected, None)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_replace_key(&caller, &id, expected, None)
+        })
+        .await?;
     Ok(no_store(outcome_response(out)))
 }
 
 #[utoipa::path(post, path = "/v1/keys/{id}/revoke", tag = "keys", params(("id" = String, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 200, body = Key)), security(("bearer" = [])))]
-async fn revoke_key(State(state): State<AppState>, Admin(caller): Admin, Id(id): Id, method: Method, uri: Uri, headers: HeaderMap) -> ApiResult {
+async fn revoke_key(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &Bytes::new())?;
     let expected = optional_if_match(&headers)?;
     let s = &state.service;
-    let out = s.run(&caller, m.idem.as_deref(), &m.fingerprint, || s.plan_revoke_key(&caller, &id, expected)).await?;
+    let out = s
+        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+            s.plan_revoke_key(&caller, &id, expected)
+        })
+        .await?;
     Ok(outcome_response(out))
 }
 
@@ -766,7 +1200,11 @@ fn default_limit() -> i64 {
 }
 
 #[utoipa::path(get, path = "/v1/changes", tag = "changes", params(FeedQuery), responses((status = 200, body = ChangePage)), security(("bearer" = [])))]
-async fn changes(State(state): State<AppState>, Admin(caller): Admin, Q(q): Q<FeedQuery>) -> ApiResult {
+async fn changes(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Q(q): Q<FeedQuery>,
+) -> ApiResult {
     Ok(Json(state.service.changes(&caller, q.since, q.limit).await?).into_response())
 }
 
@@ -782,8 +1220,18 @@ struct AuditParams {
 }
 
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditParams), responses((status = 200, body = AuditPage)), security(("bearer" = [])))]
-async fn audit(State(state): State<AppState>, Admin(caller): Admin, Q(q): Q<AuditParams>) -> ApiResult {
-    let query = AuditQuery { since: q.since, limit: q.limit, actor: q.actor, action: q.action, target: q.target };
+async fn audit(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Q(q): Q<AuditParams>,
+) -> ApiResult {
+    let query = AuditQuery {
+        since: q.since,
+        limit: q.limit,
+        actor: q.actor,
+        action: q.action,
+        target: q.target,
+    };
     Ok(Json(state.service.audit(&caller, query).await?).into_response())
 }
 
@@ -804,7 +1252,14 @@ impl utoipa::Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An admin API key or a session token from /v1/auth/login")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An admin API key or a session token from /v1/auth/login",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

@@ -74,7 +74,10 @@ fn digest_slot(digest: &KeyDigest) -> [u8; 16] {
 
 impl Index {
     pub fn from_objects(objects: Vec<Object>, seq: i64, usage: &[(String, Timestamp)]) -> Self {
-        let mut index = Index { seq, ..Index::default() };
+        let mut index = Index {
+            seq,
+            ..Index::default()
+        };
         for object in objects {
             index.put(object);
         }
@@ -89,11 +92,16 @@ impl Index {
 
     /// Finds the key with this digest; the comparison of the full digest is constant-time.
     pub fn key_by_digest(&self, digest: &KeyDigest) -> Option<&Arc<KeyEntry>> {
-        self.by_digest.get(&digest_slot(digest)).filter(|entry| entry.digest.ct_eq(digest))
+        self.by_digest
+            .get(&digest_slot(digest))
+            .filter(|entry| entry.digest.ct_eq(digest))
     }
 
     pub fn privileges_of(&self, principal_id: &str) -> Arc<Privileges> {
-        self.privileges.get(principal_id).cloned().unwrap_or_default()
+        self.privileges
+            .get(principal_id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     pub fn key_count(&self) -> usize {
@@ -119,7 +127,10 @@ impl Index {
             }
             match &change.object {
                 Some(object) => {
-                    if self.current_version(change.kind, &change.id).is_some_and(|v| v > object.version()) {
+                    if self
+                        .current_version(change.kind, &change.id)
+                        .is_some_and(|v| v > object.version())
+                    {
                         continue;
                     }
                     privileges_changed |= change.kind != Kind::Key && change.kind != Kind::Profile;
@@ -149,8 +160,18 @@ impl Index {
                 self.roles.insert(r.id.clone(), Arc::new(r));
             }
             Object::Profile(p) => {
-                let networks = p.ip_allowlist.iter().filter_map(|n| parse_network(n)).collect();
-                self.profiles.insert(p.id.clone(), Arc::new(ProfileEntry { profile: p, networks }));
+                let networks = p
+                    .ip_allowlist
+                    .iter()
+                    .filter_map(|n| parse_network(n))
+                    .collect();
+                self.profiles.insert(
+                    p.id.clone(),
+                    Arc::new(ProfileEntry {
+                        profile: p,
+                        networks,
+                    }),
+                );
             }
             Object::Key(k) => {
                 let Some(digest) = KeyDigest::from_hex(&k.digest) else {
@@ -162,9 +183,19 @@ impl Index {
                     .get(&k.id)
                     .map(|old| old.last_used.load(Ordering::Relaxed))
                     .unwrap_or(k.last_used_at.unwrap_or(0));
-                let networks = k.ip_allowlist.iter().filter_map(|n| parse_network(n)).collect();
-                let entry = Arc::new(KeyEntry { key: k, digest, networks, last_used: AtomicI64::new(last_used) });
-                self.by_digest.insert(digest_slot(&digest), Arc::clone(&entry));
+                let networks = k
+                    .ip_allowlist
+                    .iter()
+                    .filter_map(|n| parse_network(n))
+                    .collect();
+                let entry = Arc::new(KeyEntry {
+                    key: k,
+                    digest,
+                    networks,
+                    last_used: AtomicI64::new(last_used),
+                });
+                self.by_digest
+                    .insert(digest_slot(&digest), Arc::clone(&entry));
                 self.keys.insert(entry.key.id.clone(), entry);
             }
         }
@@ -196,7 +227,10 @@ impl Index {
         let mut by_group: HashMap<&str, BTreeSet<String>> = HashMap::new();
         for role in self.roles.values() {
             for group in &role.groups {
-                by_group.entry(group.as_str()).or_default().extend(role.privileges.iter().cloned());
+                by_group
+                    .entry(group.as_str())
+                    .or_default()
+                    .extend(role.privileges.iter().cloned());
             }
         }
         let mut privileges = HashMap::with_capacity(self.principals.len());

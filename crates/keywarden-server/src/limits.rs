@@ -35,8 +35,10 @@ impl RateLimiter {
         if buckets.len() > 1_000_000 {
             buckets.retain(|_, b| now.duration_since(b.at) < Duration::from_secs(3600));
         }
-        let bucket =
-            buckets.entry(key_id.to_owned()).or_insert_with(|| Bucket { tokens: capacity, at: now });
+        let bucket = buckets.entry(key_id.to_owned()).or_insert_with(|| Bucket {
+            tokens: capacity,
+            at: now,
+        });
         let elapsed = now.saturating_duration_since(bucket.at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(capacity);
         bucket.at = now;
@@ -68,7 +70,12 @@ pub struct FailureThrottle {
 
 impl FailureThrottle {
     pub fn new(max_failures: u32, window: Duration, block: Duration) -> Self {
-        Self { max_failures, window, block, table: Mutex::new(HashMap::new()) }
+        Self {
+            max_failures,
+            window,
+            block,
+            table: Mutex::new(HashMap::new()),
+        }
     }
 
     /// `Err(retry_after)` when the address is blocked.
@@ -90,11 +97,15 @@ impl FailureThrottle {
         let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
         if table.len() > 100_000 {
             table.retain(|_, f| {
-                now.duration_since(f.window_start) < self.window || f.blocked_until.is_some_and(|u| u > now)
+                now.duration_since(f.window_start) < self.window
+                    || f.blocked_until.is_some_and(|u| u > now)
             });
         }
-        let entry =
-            table.entry(address).or_insert(Failures { count: 0, window_start: now, blocked_until: None });
+        let entry = table.entry(address).or_insert(Failures {
+            count: 0,
+            window_start: now,
+            blocked_until: None,
+        });
         if now.duration_since(entry.window_start) > self.window {
             entry.count = 0;
             entry.window_start = now;
@@ -121,13 +132,20 @@ mod tests {
     #[test]
     fn bucket_allows_burst_then_refuses_then_refills() {
         let limiter = RateLimiter::default();
-        let policy = RatePolicy { requests: 2, per_seconds: 1 };
+        let policy = RatePolicy {
+            requests: 2,
+            per_seconds: 1,
+        };
         let t0 = Instant::now();
         assert!(limiter.check("k", policy, t0).is_ok());
         assert!(limiter.check("k", policy, t0).is_ok());
         let wait = limiter.check("k", policy, t0).unwrap_err();
         assert!(wait <= Duration::from_millis(500));
-        assert!(limiter.check("k", policy, t0 + Duration::from_millis(600)).is_ok());
+        assert!(
+            limiter
+                .check("k", policy, t0 + Duration::from_millis(600))
+                .is_ok()
+        );
         assert!(limiter.check("other", policy, t0).is_ok());
     }
 

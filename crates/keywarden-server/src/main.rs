@@ -10,7 +10,11 @@ use keywarden_server::config::{Config, Overrides};
 use keywarden_server::{App, config};
 
 #[derive(Parser)]
-#[command(name = "keywarden-server", version, about = "Keywarden key server: issue, verify and govern API keys")]
+#[command(
+    name = "keywarden-server",
+    version,
+    about = "Keywarden key server: issue, verify and govern API keys"
+)]
 struct Cli {
     #[command(flatten)]
     settings: Settings,
@@ -44,7 +48,12 @@ struct Settings {
     #[arg(long, env = "KEYWARDEN_LISTEN", global = true)]
     listen: Option<SocketAddr>,
     /// SQLite file path, or a postgres:// URL.
-    #[arg(long, env = "KEYWARDEN_DATABASE", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KEYWARDEN_DATABASE",
+        global = true,
+        hide_env_values = true
+    )]
     database: Option<String>,
     #[arg(long, env = "KEYWARDEN_PG_POOL_SIZE", global = true)]
     pg_pool_size: Option<usize>,
@@ -76,7 +85,12 @@ struct Settings {
     #[arg(long, env = "KEYWARDEN_FAILURE_BLOCK_SECS", global = true)]
     failure_block_secs: Option<u64>,
     /// Proxies whose forwarded-address headers are believed (comma-separated addresses or CIDR ranges).
-    #[arg(long, env = "KEYWARDEN_TRUSTED_PROXIES", global = true, value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "KEYWARDEN_TRUSTED_PROXIES",
+        global = true,
+        value_delimiter = ','
+    )]
     trusted_proxies: Option<Vec<String>>,
 }
 
@@ -111,7 +125,10 @@ fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -136,18 +153,26 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("migrations applied");
             Ok(())
         }
-        Command::Init { admin_name, password_stdin } => {
+        Command::Init {
+            admin_name,
+            password_stdin,
+        } => {
             let password = if password_stdin {
                 let mut text = zeroize::Zeroizing::new(String::new());
-                std::io::stdin().read_to_string(&mut text).context("reading the password from standard input")?;
-                let trimmed = zeroize::Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned());
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the password from standard input")?;
+                let trimmed =
+                    zeroize::Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned());
                 Some(trimmed)
             } else {
                 None
             };
             let app = App::open(config).await.context("opening the database")?;
             let key = app.service.initialize(&admin_name, password).await?;
-            eprintln!("Created administrator `{admin_name}`. Its admin key is printed below, once; store it now.");
+            eprintln!(
+                "Created administrator `{admin_name}`. Its admin key is printed below, once; store it now."
+            );
             println!("{}", key.expose());
             Ok(())
         }
@@ -159,8 +184,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(?config, "starting");
     let mut app = App::open(config).await.context("opening the database")?;
     app.start_followers();
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
     app.serve(listener, async {
         let _ = tokio::signal::ctrl_c().await;

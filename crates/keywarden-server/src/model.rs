@@ -60,7 +60,14 @@ pub mod privilege {
     /// Read the audit log.
     pub const AUDIT_READ: &str = "audit:read";
 
-    pub const ALL_ADMIN: [&str; 6] = [KEY_USE, ADMIN_READ, ADMIN_WRITE, KEYS_MANAGE, KEYS_SELF, AUDIT_READ];
+    pub const ALL_ADMIN: [&str; 6] = [
+        KEY_USE,
+        ADMIN_READ,
+        ADMIN_WRITE,
+        KEYS_MANAGE,
+        KEYS_SELF,
+        AUDIT_READ,
+    ];
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -250,7 +257,10 @@ pub struct Key {
 impl Key {
     /// The key as the API shows it: without its digest.
     pub fn view(&self) -> Key {
-        Key { digest: String::new(), ..self.clone() }
+        Key {
+            digest: String::new(),
+            ..self.clone()
+        }
     }
 }
 

@@ -22,8 +22,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index::{Index, parse_network};
 use crate::model::{
-    AccessMethod, AccessProfile, AuditEntry, Change, Group, Key, Kind, Object, Principal, PrincipalKind,
-    RatePolicy, Role, Slot, privilege,
+    AccessMethod, AccessProfile, AuditEntry, Change, Group, Key, Kind, Object, Principal,
+    PrincipalKind, RatePolicy, Role, Slot, privilege,
 };
 use crate::store::{AuditQuery, IdemBegin, IdemDone, Mutation, NewAudit, Store, Write};
 use crate::verify::{Context, Decision, Source, Verifier};
@@ -50,7 +50,9 @@ impl Caller {
         if self.privileges.contains(privilege) {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!("this action needs the `{privilege}` privilege")))
+            Err(Error::Forbidden(format!(
+                "this action needs the `{privilege}` privilege"
+            )))
         }
     }
 
@@ -293,7 +295,9 @@ pub struct Login {
 
 impl std::fmt::Debug for Login {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Login").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("Login")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -324,7 +328,10 @@ pub struct VerifyRequest {
 
 impl std::fmt::Debug for VerifyRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyRequest").field("method", &self.method).field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("VerifyRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -400,15 +407,29 @@ pub struct AuditPage {
 // ---------------------------------------------------------------------------------------------
 
 fn check_name(field: &str, name: &str) -> Result<()> {
-    if name.trim().is_empty() || name.len() > 100 || name.chars().any(char::is_control) || name != name.trim() {
-        return Err(Error::invalid(field, "must be 1 to 100 characters, without control characters or surrounding spaces"));
+    if name.trim().is_empty()
+        || name.len() > 100
+        || name.chars().any(char::is_control)
+        || name != name.trim()
+    {
+        return Err(Error::invalid(
+            field,
+            "must be 1 to 100 characters, without control characters or surrounding spaces",
+        ));
     }
     Ok(())
 }
 
 fn check_text(field: &str, text: &str) -> Result<()> {
-    if text.len() > MAX_TEXT || text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(Error::invalid(field, "must be at most 1000 characters without control characters"));
+    if text.len() > MAX_TEXT
+        || text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(Error::invalid(
+            field,
+            "must be at most 1000 characters without control characters",
+        ));
     }
     Ok(())
 }
@@ -420,9 +441,14 @@ fn check_tokens(field: &str, list: &[String]) -> Result<()> {
     for item in list {
         if item.is_empty()
             || item.len() > 100
-            || !item.bytes().all(|b| b.is_ascii_alphanumeric() || b":_.-/".contains(&b))
+            || !item
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":_.-/".contains(&b))
         {
-            return Err(Error::invalid(field, "entries must be 1 to 100 characters of A-Z, a-z, 0-9 and : _ . - /"));
+            return Err(Error::invalid(
+                field,
+                "entries must be 1 to 100 characters of A-Z, a-z, 0-9 and : _ . - /",
+            ));
         }
     }
     Ok(())
@@ -434,7 +460,10 @@ fn check_paths(list: &[String]) -> Result<()> {
     }
     for rule in list {
         let path = rule.strip_prefix('=').unwrap_or(rule);
-        if !path.starts_with('/') || path.len() > 1000 || crate::verify::normalize_path(path).as_deref() != Some(path) {
+        if !path.starts_with('/')
+            || path.len() > 1000
+            || crate::verify::normalize_path(path).as_deref() != Some(path)
+        {
             return Err(Error::invalid(
                 "path_prefixes",
                 "each entry is a normalized path starting with `/` (or `=/` for exactly that path)",
@@ -450,7 +479,10 @@ fn check_networks(field: &str, list: &[String]) -> Result<()> {
     }
     for entry in list {
         if parse_network(entry).is_none() {
-            return Err(Error::invalid(field, "each entry is an IPv4/IPv6 address or CIDR range"));
+            return Err(Error::invalid(
+                field,
+                "each entry is an IPv4/IPv6 address or CIDR range",
+            ));
         }
     }
     Ok(())
@@ -460,23 +492,47 @@ fn check_policy(field: &str, policy: &Option<RatePolicy>) -> Result<()> {
     if let Some(p) = policy
         && (p.requests == 0 || p.per_seconds == 0 || p.per_seconds > 86_400 * 31)
     {
-        return Err(Error::invalid(field, "requests and per_seconds must be positive (per_seconds at most 31 days)"));
+        return Err(Error::invalid(
+            field,
+            "requests and per_seconds must be positive (per_seconds at most 31 days)",
+        ));
     }
     Ok(())
 }
 
 fn check_access_method(method: &AccessMethod) -> Result<()> {
-    if let AccessMethod::Jwt { signing_method, secret, public_key } = method {
+    if let AccessMethod::Jwt {
+        signing_method,
+        secret,
+        public_key,
+    } = method
+    {
         let symmetric = matches!(signing_method.as_str(), "HS256" | "HS384" | "HS512");
-        let asymmetric = matches!(signing_method.as_str(), "RS256" | "RS384" | "RS512" | "ES256" | "ES384" | "EdDSA");
+        let asymmetric = matches!(
+            signing_method.as_str(),
+            "RS256" | "RS384" | "RS512" | "ES256" | "ES384" | "EdDSA"
+        );
         if !symmetric && !asymmetric {
-            return Err(Error::invalid("access_method.signing_method", "one of HS256/384/512, RS256/384/512, ES256/384, EdDSA"));
+            return Err(Error::invalid(
+                "access_method.signing_method",
+                "one of HS256/384/512, RS256/384/512, ES256/384, EdDSA",
+            ));
         }
         if symmetric && secret.as_deref().is_none_or(|s| s.len() < 32) {
-            return Err(Error::invalid("access_method.secret", "an HMAC signing method needs a secret of at least 32 characters"));
+            return Err(Error::invalid(
+                "access_method.secret",
+                "an HMAC signing method needs a secret of at least 32 characters",
+            ));
         }
-        if asymmetric && public_key.as_deref().is_none_or(|k| !k.contains("PUBLIC KEY")) {
-            return Err(Error::invalid("access_method.public_key", "an asymmetric signing method needs a PEM public key"));
+        if asymmetric
+            && public_key
+                .as_deref()
+                .is_none_or(|k| !k.contains("PUBLIC KEY"))
+        {
+            return Err(Error::invalid(
+                "access_method.public_key",
+                "an asymmetric signing method needs a PEM public key",
+            ));
         }
     }
     Ok(())
@@ -500,21 +556,40 @@ pub fn parse_if_match(value: &str) -> Result<Option<i64>> {
     v.trim_matches('"')
         .parse::<i64>()
         .map(Some)
-        .map_err(|_| Error::Invalid { code: "invalid_header", field: Some("If-Match".into()), message: "If-Match must be an ETag such as \"3\"".into() })
+        .map_err(|_| Error::Invalid {
+            code: "invalid_header",
+            field: Some("If-Match".into()),
+            message: "If-Match must be an ETag such as \"3\"".into(),
+        })
 }
 
 impl Service {
-    pub fn new(store: Arc<dyn Store>, index: Arc<RwLock<Index>>, verifier: Arc<Verifier>, config: Config) -> Self {
+    pub fn new(
+        store: Arc<dyn Store>,
+        index: Arc<RwLock<Index>>,
+        verifier: Arc<Verifier>,
+        config: Config,
+    ) -> Self {
         // OWASP minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
         let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        Self { store, index, verifier, config, argon2, dummy_hash: std::sync::OnceLock::new() }
+        Self {
+            store,
+            index,
+            verifier,
+            config,
+            argon2,
+            dummy_hash: std::sync::OnceLock::new(),
+        }
     }
 
     fn dummy_hash(&self) -> &str {
         self.dummy_hash.get_or_init(|| {
             let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            self.argon2.hash_password(b"keywarden-dummy-password", &salt).map(|h| h.to_string()).unwrap_or_default()
+            self.argon2
+                .hash_password(b"keywarden-dummy-password", &salt)
+                .map(|h| h.to_string())
+                .unwrap_or_default()
         })
     }
 
@@ -533,8 +608,16 @@ impl Service {
     // ---------------------------------------------------------------------------------------
 
     /// Authenticates an admin request from its bearer credential (an admin API key or a session token).
-    pub async fn authenticate(&self, credential: Option<&str>, method: &str, path: &str, client: Option<IpAddr>) -> Result<Caller> {
-        let Some(text) = credential else { return Err(Error::Unauthenticated) };
+    pub async fn authenticate(
+        &self,
+        credential: Option<&str>,
+        method: &str,
+        path: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Caller> {
+        let Some(text) = credential else {
+            return Err(Error::Unauthenticated);
+        };
         let Ok(key) = KeyRef::parse(text) else {
             self.verifier.throttle_failure(client);
             return Err(Error::Unauthenticated);
@@ -546,15 +629,29 @@ impl Service {
                 return Err(Error::Unauthenticated);
             };
             let index = self.read();
-            let enabled = index.principals.get(&principal_id).is_some_and(|p| p.enabled);
+            let enabled = index
+                .principals
+                .get(&principal_id)
+                .is_some_and(|p| p.enabled);
             if expires_at <= now() || !enabled {
                 return Err(Error::Unauthenticated);
             }
             let privileges = index.privileges_of(&principal_id).as_ref().clone();
-            return Ok(Caller { actor: format!("session:{principal_id}"), principal_id, privileges });
+            return Ok(Caller {
+                actor: format!("session:{principal_id}"),
+                principal_id,
+                privileges,
+            });
         }
-        let ctx = Context { method, path, client, ..Context::default() };
-        let decision = self.verifier.verify(Some(text), Source::Header, &ctx, client, now());
+        let ctx = Context {
+            method,
+            path,
+            client,
+            ..Context::default()
+        };
+        let decision = self
+            .verifier
+            .verify(Some(text), Source::Header, &ctx, client, now());
         match decision.reason {
             crate::verify::Reason::Ok => {
                 let principal = decision.principal.ok_or(Error::Unauthenticated)?;
@@ -567,17 +664,27 @@ impl Service {
             }
             crate::verify::Reason::InvalidKey => Err(Error::Unauthenticated),
             crate::verify::Reason::RateLimited | crate::verify::Reason::TooManyFailures => {
-                Err(Error::TooManyRequests { retry_after: decision.retry_after.unwrap_or(1) })
+                Err(Error::TooManyRequests {
+                    retry_after: decision.retry_after.unwrap_or(1),
+                })
             }
-            other => Err(Error::Forbidden(format!("the admin key was refused: {}", other.as_str()))),
+            other => Err(Error::Forbidden(format!(
+                "the admin key was refused: {}",
+                other.as_str()
+            ))),
         }
     }
 
     pub async fn login(&self, login: Login, client: Option<IpAddr>) -> Result<Session> {
         if let Some(address) = client
-            && let Err(wait) = self.verifier.throttle.check(address, std::time::Instant::now())
+            && let Err(wait) = self
+                .verifier
+                .throttle
+                .check(address, std::time::Instant::now())
         {
-            return Err(Error::TooManyRequests { retry_after: crate::limits::retry_after_secs(wait) });
+            return Err(Error::TooManyRequests {
+                retry_after: crate::limits::retry_after_secs(wait),
+            });
         }
         let password = Zeroizing::new(login.password);
         let principal = {
@@ -598,7 +705,8 @@ impl Service {
         };
         let argon2 = self.argon2.clone();
         let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash).is_ok_and(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+            PasswordHash::new(&hash)
+                .is_ok_and(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await
         .map_err(|e| Error::Internal(e.to_string()))?;
@@ -618,9 +726,13 @@ impl Service {
                 .await;
             return Err(Error::Unauthenticated);
         };
-        let token = ApiKey::generate(SESSION_PREFIX, SESSION_ENV).map_err(|e| Error::Internal(e.to_string()))?;
-        let expires_at = now() + i64::try_from(self.config.session_ttl.as_secs()).unwrap_or(i64::MAX / 2);
-        self.store.session_insert(&token.digest().to_hex(), &principal_id, expires_at).await?;
+        let token = ApiKey::generate(SESSION_PREFIX, SESSION_ENV)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let expires_at =
+            now() + i64::try_from(self.config.session_ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        self.store
+            .session_insert(&token.digest().to_hex(), &principal_id, expires_at)
+            .await?;
         self.store
             .append_audit(
                 vec![NewAudit {
@@ -632,7 +744,11 @@ impl Service {
                 now(),
             )
             .await?;
-        Ok(Session { token: token.expose().to_owned(), expires_at, principal_id })
+        Ok(Session {
+            token: token.expose().to_owned(),
+            expires_at,
+            principal_id,
+        })
     }
 
     pub async fn logout(&self, credential: &str) -> Result<()> {
@@ -651,7 +767,13 @@ impl Service {
     /// Runs a planned action once per Idempotency-Key: replays the stored result of
     /// the same request, refuses a different request with the same key (422) and a
     /// concurrent duplicate (409).
-    pub async fn run<F>(&self, caller: &Caller, idempotency_key: Option<&str>, request: &[u8], plan: F) -> Result<Outcome>
+    pub async fn run<F>(
+        &self,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        request: &[u8],
+        plan: F,
+    ) -> Result<Outcome>
     where
         F: FnOnce() -> Result<Planned>,
     {
@@ -668,17 +790,29 @@ impl Service {
         }
         let hash = hex::encode(Sha256::digest(request));
         let at = now();
-        match self.store.idempotency_begin(&caller.actor, idem, &hash, at, at - IDEMPOTENCY_STALE_SECS).await? {
+        match self
+            .store
+            .idempotency_begin(&caller.actor, idem, &hash, at, at - IDEMPOTENCY_STALE_SECS)
+            .await?
+        {
             IdemBegin::Replay { status, body } => {
                 let body = serde_json::from_str(&body).unwrap_or(Value::Null);
                 let etag = body.get("version").and_then(Value::as_i64);
-                Ok(Outcome { status, body, etag, replayed: true })
+                Ok(Outcome {
+                    status,
+                    body,
+                    etag,
+                    replayed: true,
+                })
             }
             IdemBegin::Mismatch => Err(Error::IdempotencyMismatch),
             IdemBegin::InFlight => Err(Error::IdempotencyInFlight),
             IdemBegin::Started => {
                 let result = match plan() {
-                    Ok(planned) => self.commit(planned, Some((caller.actor.clone(), idem.to_owned()))).await,
+                    Ok(planned) => {
+                        self.commit(planned, Some((caller.actor.clone(), idem.to_owned())))
+                            .await
+                    }
                     Err(e) => Err(e),
                 };
                 if result.is_err() {
@@ -691,23 +825,50 @@ impl Service {
     }
 
     async fn commit(&self, planned: Planned, idem: Option<(String, String)>) -> Result<Outcome> {
-        let Planned { status, body, replay_body, mut mutation, etag } = planned;
+        let Planned {
+            status,
+            body,
+            replay_body,
+            mut mutation,
+            etag,
+        } = planned;
         if let Some((actor, key)) = idem {
             let stored = replay_body.as_ref().unwrap_or(&body).to_string();
-            mutation.idempotency = Some(IdemDone { actor, key, status, body: stored });
+            mutation.idempotency = Some(IdemDone {
+                actor,
+                key,
+                status,
+                body: stored,
+            });
         }
         let changes = self.store.apply(mutation).await?;
         self.apply_local(&changes);
-        Ok(Outcome { status, body, etag, replayed: false })
+        Ok(Outcome {
+            status,
+            body,
+            etag,
+            replayed: false,
+        })
     }
 
-    fn plan(&self, caller: &Caller, status: u16, object: Object, expected: Option<i64>, action: &str, mut extra: Vec<Write>) -> Planned {
+    fn plan(
+        &self,
+        caller: &Caller,
+        status: u16,
+        object: Object,
+        expected: Option<i64>,
+        action: &str,
+        mut extra: Vec<Write>,
+    ) -> Planned {
         let at = now();
         let detail = audit_detail(&object);
         let target = format!("{}:{}", object.kind().as_str(), object.id());
         let body = object.public_json();
         let etag = Some(object.version());
-        let mut writes = vec![Write::Put { object, expected_version: expected }];
+        let mut writes = vec![Write::Put {
+            object,
+            expected_version: expected,
+        }];
         writes.append(&mut extra);
         Planned {
             status,
@@ -718,7 +879,12 @@ impl Service {
                 actor: caller.actor.clone(),
                 at,
                 writes,
-                audit: vec![NewAudit { actor: caller.actor.clone(), action: action.to_owned(), target, detail }],
+                audit: vec![NewAudit {
+                    actor: caller.actor.clone(),
+                    action: action.to_owned(),
+                    target,
+                    detail,
+                }],
                 ..Mutation::default()
             },
         }
@@ -737,7 +903,12 @@ impl Service {
 
     pub fn list_principals(&self, caller: &Caller) -> Result<Vec<Principal>> {
         caller.require(privilege::ADMIN_READ)?;
-        let mut list: Vec<Principal> = self.read().principals.values().map(|p| (**p).clone()).collect();
+        let mut list: Vec<Principal> = self
+            .read()
+            .principals
+            .values()
+            .map(|p| (**p).clone())
+            .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(list)
     }
@@ -746,7 +917,11 @@ impl Service {
         if caller.principal_id != id {
             caller.require(privilege::ADMIN_READ)?;
         }
-        self.read().principals.get(id).map(|p| (**p).clone()).ok_or(Error::NotFound("principal"))
+        self.read()
+            .principals
+            .get(id)
+            .map(|p| (**p).clone())
+            .ok_or(Error::NotFound("principal"))
     }
 
     fn check_refs(&self, index: &Index, groups: &[String], profiles: &[String]) -> Result<()> {
@@ -754,7 +929,10 @@ impl Service {
             return Err(Error::invalid("groups", format!("no group with id {g}")));
         }
         if let Some(p) = profiles.iter().find(|p| !index.profiles.contains_key(*p)) {
-            return Err(Error::invalid("profiles", format!("no access profile with id {p}")));
+            return Err(Error::invalid(
+                "profiles",
+                format!("no access profile with id {p}"),
+            ));
         }
         Ok(())
     }
@@ -767,7 +945,10 @@ impl Service {
             check_text("logo", logo)?;
         }
         if !req.profiles.is_empty() && req.kind != PrincipalKind::ApiClient {
-            return Err(Error::invalid("profiles", "access profiles apply to API clients only"));
+            return Err(Error::invalid(
+                "profiles",
+                "access profiles apply to API clients only",
+            ));
         }
         self.check_refs(&self.read(), &req.groups, &req.profiles)?;
         let at = now();
@@ -784,13 +965,30 @@ impl Service {
             updated_at: at,
             version: 1,
         };
-        Ok(self.plan(caller, 201, Object::Principal(p), None, "principal.create", vec![]))
+        Ok(self.plan(
+            caller,
+            201,
+            Object::Principal(p),
+            None,
+            "principal.create",
+            vec![],
+        ))
     }
 
-    pub fn plan_patch_principal(&self, caller: &Caller, id: &str, expected: Option<i64>, req: PatchPrincipal) -> Result<Planned> {
+    pub fn plan_patch_principal(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: Option<i64>,
+        req: PatchPrincipal,
+    ) -> Result<Planned> {
         caller.require(privilege::ADMIN_WRITE)?;
         let index = self.read();
-        let mut p = index.principals.get(id).map(|p| (**p).clone()).ok_or(Error::NotFound("principal"))?;
+        let mut p = index
+            .principals
+            .get(id)
+            .map(|p| (**p).clone())
+            .ok_or(Error::NotFound("principal"))?;
         let current = Self::check_version(p.version, expected)?;
         if let Some(name) = req.name {
             check_name("name", &name)?;
@@ -807,7 +1005,11 @@ impl Service {
         let mut action = "principal.update";
         if let Some(enabled) = req.enabled {
             if enabled != p.enabled {
-                action = if enabled { "principal.enable" } else { "principal.disable" };
+                action = if enabled {
+                    "principal.enable"
+                } else {
+                    "principal.disable"
+                };
             }
             p.enabled = enabled;
         }
@@ -816,7 +1018,10 @@ impl Service {
         }
         if let Some(profiles) = req.profiles {
             if !profiles.is_empty() && p.kind != PrincipalKind::ApiClient {
-                return Err(Error::invalid("profiles", "access profiles apply to API clients only"));
+                return Err(Error::invalid(
+                    "profiles",
+                    "access profiles apply to API clients only",
+                ));
             }
             p.profiles = profiles;
         }
@@ -824,24 +1029,47 @@ impl Service {
         drop(index);
         p.version = current + 1;
         p.updated_at = now();
-        Ok(self.plan(caller, 200, Object::Principal(p), Some(current), action, vec![]))
+        Ok(self.plan(
+            caller,
+            200,
+            Object::Principal(p),
+            Some(current),
+            action,
+            vec![],
+        ))
     }
 
     /// Deletes a principal and revokes all its keys.
-    pub fn plan_delete_principal(&self, caller: &Caller, id: &str, expected: Option<i64>) -> Result<Planned> {
+    pub fn plan_delete_principal(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: Option<i64>,
+    ) -> Result<Planned> {
         caller.require(privilege::ADMIN_WRITE)?;
         let index = self.read();
-        let p = index.principals.get(id).ok_or(Error::NotFound("principal"))?;
+        let p = index
+            .principals
+            .get(id)
+            .ok_or(Error::NotFound("principal"))?;
         Self::check_version(p.version, expected)?;
         let at = now();
-        let mut writes = vec![Write::Delete { kind: Kind::Principal, id: id.to_owned(), expected_version: Some(p.version) }];
+        let mut writes = vec![Write::Delete {
+            kind: Kind::Principal,
+            id: id.to_owned(),
+            expected_version: Some(p.version),
+        }];
         let mut audit = vec![NewAudit {
             actor: caller.actor.clone(),
             action: "principal.delete".into(),
             target: format!("principal:{id}"),
             detail: json!({ "name": p.name }),
         }];
-        for entry in index.keys.values().filter(|k| k.key.principal_id == id && k.key.revoked_at.is_none()) {
+        for entry in index
+            .keys
+            .values()
+            .filter(|k| k.key.principal_id == id && k.key.revoked_at.is_none())
+        {
             let mut k = entry.key.clone();
             k.revoked_at = Some(at);
             k.version += 1;
@@ -852,19 +1080,33 @@ impl Service {
                 target: format!("key:{}", k.id),
                 detail: json!({ "display_prefix": k.display_prefix, "because": "principal deleted" }),
             });
-            writes.push(Write::Put { expected_version: Some(entry.key.version), object: Object::Key(k) });
+            writes.push(Write::Put {
+                expected_version: Some(entry.key.version),
+                object: Object::Key(k),
+            });
         }
         Ok(Planned {
             status: 200,
             body: json!({ "deleted": id }),
             replay_body: None,
             etag: None,
-            mutation: Mutation { actor: caller.actor.clone(), at, writes, audit, ..Mutation::default() },
+            mutation: Mutation {
+                actor: caller.actor.clone(),
+                at,
+                writes,
+                audit,
+                ..Mutation::default()
+            },
         })
     }
 
     /// Sets a user's password (Argon2id). Keys are not touched.
-    pub fn plan_set_password(&self, caller: &Caller, id: &str, req: SetPassword) -> Result<Planned> {
+    pub fn plan_set_password(
+        &self,
+        caller: &Caller,
+        id: &str,
+        req: SetPassword,
+    ) -> Result<Planned> {
         if caller.principal_id != id {
             caller.require(privilege::ADMIN_WRITE)?;
         }
@@ -873,9 +1115,15 @@ impl Service {
             return Err(Error::invalid("password", "must be 12 to 1024 characters"));
         }
         let index = self.read();
-        let p = index.principals.get(id).ok_or(Error::NotFound("principal"))?;
+        let p = index
+            .principals
+            .get(id)
+            .ok_or(Error::NotFound("principal"))?;
         if p.kind != PrincipalKind::User {
-            return Err(Error::invalid("password", "only users log in with a password"));
+            return Err(Error::invalid(
+                "password",
+                "only users log in with a password",
+            ));
         }
         let salt = SaltString::generate(&mut rand::rngs::OsRng);
         let hash = self
@@ -916,7 +1164,11 @@ impl Service {
 
     pub fn get_group(&self, caller: &Caller, id: &str) -> Result<Group> {
         caller.require(privilege::ADMIN_READ)?;
-        self.read().groups.get(id).map(|g| (**g).clone()).ok_or(Error::NotFound("group"))
+        self.read()
+            .groups
+            .get(id)
+            .map(|g| (**g).clone())
+            .ok_or(Error::NotFound("group"))
     }
 
     pub fn plan_create_group(&self, caller: &Caller, req: CreateGroup) -> Result<Planned> {
@@ -924,13 +1176,31 @@ impl Service {
         check_name("name", &req.name)?;
         check_text("description", &req.description)?;
         let at = now();
-        let g = Group { id: new_id(), name: req.name, description: req.description, created_at: at, updated_at: at, version: 1 };
+        let g = Group {
+            id: new_id(),
+            name: req.name,
+            description: req.description,
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        };
         Ok(self.plan(caller, 201, Object::Group(g), None, "group.create", vec![]))
     }
 
-    pub fn plan_patch_group(&self, caller: &Caller, id: &str, expected: Option<i64>, req: PatchGroup) -> Result<Planned> {
+    pub fn plan_patch_group(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: Option<i64>,
+        req: PatchGroup,
+    ) -> Result<Planned> {
         caller.require(privilege::ADMIN_WRITE)?;
-        let mut g = self.read().groups.get(id).map(|g| (**g).clone()).ok_or(Error::NotFound("group"))?;
+        let mut g = self
+            .read()
+            .groups
+            .get(id)
+            .map(|g| (**g).clone())
+            .ok_or(Error::NotFound("group"))?;
         let current = Self::check_version(g.version, expected)?;
         if let Some(name) = req.name {
             check_name("name", &name)?;
@@ -942,7 +1212,14 @@ impl Service {
         }
         g.version = current + 1;
         g.updated_at = now();
-        Ok(self.plan(caller, 200, Object::Group(g), Some(current), "group.update", vec![]))
+        Ok(self.plan(
+            caller,
+            200,
+            Object::Group(g),
+            Some(current),
+            "group.update",
+            vec![],
+        ))
     }
 
     pub fn list_roles(&self, caller: &Caller) -> Result<Vec<Role>> {
@@ -954,7 +1231,11 @@ impl Service {
 
     pub fn get_role(&self, caller: &Caller, id: &str) -> Result<Role> {
         caller.require(privilege::ADMIN_READ)?;
-        self.read().roles.get(id).map(|r| (**r).clone()).ok_or(Error::NotFound("role"))
+        self.read()
+            .roles
+            .get(id)
+            .map(|r| (**r).clone())
+            .ok_or(Error::NotFound("role"))
     }
 
     fn check_role_groups(&self, groups: &[String]) -> Result<()> {
@@ -985,9 +1266,20 @@ impl Service {
         Ok(self.plan(caller, 201, Object::Role(r), None, "role.create", vec![]))
     }
 
-    pub fn plan_patch_role(&self, caller: &Caller, id: &str, expected: Option<i64>, req: PatchRole) -> Result<Planned> {
+    pub fn plan_patch_role(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: Option<i64>,
+        req: PatchRole,
+    ) -> Result<Planned> {
         caller.require(privilege::ADMIN_WRITE)?;
-        let mut r = self.read().roles.get(id).map(|r| (**r).clone()).ok_or(Error::NotFound("role"))?;
+        let mut r = self
+            .read()
+            .roles
+            .get(id)
+            .map(|r| (**r).clone())
+            .ok_or(Error::NotFound("role"))?;
         let current = Self::check_version(r.version, expected)?;
         if let Some(name) = req.name {
             check_name("name", &name)?;
@@ -1007,19 +1299,35 @@ impl Service {
         }
         r.version = current + 1;
         r.updated_at = now();
-        Ok(self.plan(caller, 200, Object::Role(r), Some(current), "role.update", vec![]))
+        Ok(self.plan(
+            caller,
+            200,
+            Object::Role(r),
+            Some(current),
+            "role.update",
+            vec![],
+        ))
     }
 
     pub fn list_profiles(&self, caller: &Caller) -> Result<Vec<AccessProfile>> {
         caller.require(privilege::ADMIN_READ)?;
-        let mut list: Vec<AccessProfile> = self.read().profiles.values().map(|p| p.profile.view()).collect();
+        let mut list: Vec<AccessProfile> = self
+            .read()
+            .profiles
+            .values()
+            .map(|p| p.profile.view())
+            .collect();
         list.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(list)
     }
 
     pub fn get_profile(&self, caller: &Caller, id: &str) -> Result<AccessProfile> {
         caller.require(privilege::ADMIN_READ)?;
-        self.read().profiles.get(id).map(|p| p.profile.view()).ok_or(Error::NotFound("access profile"))
+        self.read()
+            .profiles
+            .get(id)
+            .map(|p| p.profile.view())
+            .ok_or(Error::NotFound("access profile"))
     }
 
     pub fn plan_create_profile(&self, caller: &Caller, req: CreateProfile) -> Result<Planned> {
@@ -1043,12 +1351,30 @@ impl Service {
             updated_at: at,
             version: 1,
         };
-        Ok(self.plan(caller, 201, Object::Profile(p), None, "profile.create", vec![]))
+        Ok(self.plan(
+            caller,
+            201,
+            Object::Profile(p),
+            None,
+            "profile.create",
+            vec![],
+        ))
     }
 
-    pub fn plan_patch_profile(&self, caller: &Caller, id: &str, expected: Option<i64>, req: PatchProfile) -> Result<Planned> {
+    pub fn plan_patch_profile(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: Option<i64>,
+        req: PatchProfile,
+    ) -> Result<Planned> {
         caller.require(privilege::ADMIN_WRITE)?;
-        let mut p = self.read().profiles.get(id).map(|p| p.profile.clone()).ok_or(Error::NotFound("access profile"))?;
+        let mut p = self
+            .read()
+            .profiles
+            .get(id)
+            .map(|p| p.profile.clone())
+            .ok_or(Error::NotFound("access profile"))?;
         let current = Self::check_version(p.version, expected)?;
         if let Some(name) = req.name {
             check_name("name", &name)?;
@@ -1071,7 +1397,8 @@ impl Service {
         }
         if let Some(mut m) = req.access_method {
             // Sending the "***" marker back keeps the stored secret.
-            if let (AccessMethod::Jwt { secret: new, .. }, AccessMethod::Jwt { secret: old, .. }) = (&mut m, &p.access_method)
+            if let (AccessMethod::Jwt { secret: new, .. }, AccessMethod::Jwt { secret: old, .. }) =
+                (&mut m, &p.access_method)
                 && new.as_deref() == Some("***")
             {
                 new.clone_from(old);
@@ -1085,25 +1412,54 @@ impl Service {
         }
         p.version = current + 1;
         p.updated_at = now();
-        Ok(self.plan(caller, 200, Object::Profile(p), Some(current), "profile.update", vec![]))
+        Ok(self.plan(
+            caller,
+            200,
+            Object::Profile(p),
+            Some(current),
+            "profile.update",
+            vec![],
+        ))
     }
 
     /// Deletes a group, role or profile. A profile still applied to keys cannot be deleted.
-    pub fn plan_delete(&self, caller: &Caller, kind: Kind, id: &str, expected: Option<i64>) -> Result<Planned> {
+    pub fn plan_delete(
+        &self,
+        caller: &Caller,
+        kind: Kind,
+        id: &str,
+        expected: Option<i64>,
+    ) -> Result<Planned> {
         caller.require(privilege::ADMIN_WRITE)?;
         let index = self.read();
-        let (version, name) = match kind {
-            Kind::Group => index.groups.get(id).map(|g| (g.version, g.name.clone())).ok_or(Error::NotFound("group"))?,
-            Kind::Role => index.roles.get(id).map(|r| (r.version, r.name.clone())).ok_or(Error::NotFound("role"))?,
-            Kind::Profile => {
-                let p = index.profiles.get(id).ok_or(Error::NotFound("access profile"))?;
-                if index.keys.values().any(|k| k.key.profile_id.as_deref() == Some(id) && k.key.revoked_at.is_none()) {
-                    return Err(Error::Conflict("the access profile is still applied to keys".into()));
+        let (version, name) =
+            match kind {
+                Kind::Group => index
+                    .groups
+                    .get(id)
+                    .map(|g| (g.version, g.name.clone()))
+                    .ok_or(Error::NotFound("group"))?,
+                Kind::Role => index
+                    .roles
+                    .get(id)
+                    .map(|r| (r.version, r.name.clone()))
+                    .ok_or(Error::NotFound("role"))?,
+                Kind::Profile => {
+                    let p = index
+                        .profiles
+                        .get(id)
+                        .ok_or(Error::NotFound("access profile"))?;
+                    if index.keys.values().any(|k| {
+                        k.key.profile_id.as_deref() == Some(id) && k.key.revoked_at.is_none()
+                    }) {
+                        return Err(Error::Conflict(
+                            "the access profile is still applied to keys".into(),
+                        ));
+                    }
+                    (p.profile.version, p.profile.name.clone())
                 }
-                (p.profile.version, p.profile.name.clone())
-            }
-            _ => return Err(Error::NotFound("object")),
-        };
+                _ => return Err(Error::NotFound("object")),
+            };
         Self::check_version(version, expected)?;
         Ok(Planned {
             status: 200,
@@ -1113,7 +1469,11 @@ impl Service {
             mutation: Mutation {
                 actor: caller.actor.clone(),
                 at: now(),
-                writes: vec![Write::Delete { kind, id: id.to_owned(), expected_version: Some(version) }],
+                writes: vec![Write::Delete {
+                    kind,
+                    id: id.to_owned(),
+                    expected_version: Some(version),
+                }],
                 audit: vec![NewAudit {
                     actor: caller.actor.clone(),
                     action: format!("{}.delete", kind.as_str()),
@@ -1131,7 +1491,9 @@ impl Service {
 
     pub fn list_keys(&self, caller: &Caller, principal_id: Option<&str>) -> Result<Vec<Key>> {
         match principal_id {
-            Some(p) if p == caller.principal_id && caller.privileges.contains(privilege::KEYS_SELF) => {}
+            Some(p)
+                if p == caller.principal_id && caller.privileges.contains(privilege::KEYS_SELF) => {
+            }
             _ => caller.require(privilege::ADMIN_READ)?,
         }
         let index = self.read();
@@ -1154,10 +1516,18 @@ impl Service {
         Ok(key_view(entry))
     }
 
-    pub fn plan_create_key(&self, caller: &Caller, principal_id: &str, req: CreateKey) -> Result<Planned> {
+    pub fn plan_create_key(
+        &self,
+        caller: &Caller,
+        principal_id: &str,
+        req: CreateKey,
+    ) -> Result<Planned> {
         caller.require_key_access(principal_id)?;
         let index = self.read();
-        let principal = index.principals.get(principal_id).ok_or(Error::NotFound("principal"))?;
+        let principal = index
+            .principals
+            .get(principal_id)
+            .ok_or(Error::NotFound("principal"))?;
         check_name("name", &req.name)?;
         check_text("description", &req.description)?;
         check_tokens("scopes", &req.scopes)?;
@@ -1170,22 +1540,37 @@ impl Service {
                 return Err(Error::invalid("profile_id", "no such access profile"));
             }
             if !principal.profiles.contains(profile) {
-                return Err(Error::invalid("profile_id", "the access profile is not attached to this principal"));
+                return Err(Error::invalid(
+                    "profile_id",
+                    "the access profile is not attached to this principal",
+                ));
             }
         }
         if let Some(slot) = req.slot
             && index.keys.values().any(|k| {
-                k.key.principal_id == principal_id && k.key.slot == Some(slot) && k.key.revoked_at.is_none()
+                k.key.principal_id == principal_id
+                    && k.key.slot == Some(slot)
+                    && k.key.revoked_at.is_none()
             })
         {
             return Err(Error::Conflict(format!(
                 "the principal already has a {} key: rotate or refresh it instead",
-                if slot == Slot::Primary { "primary" } else { "secondary" }
+                if slot == Slot::Primary {
+                    "primary"
+                } else {
+                    "secondary"
+                }
             )));
         }
-        let environment = req.environment.clone().unwrap_or_else(|| self.config.default_environment.clone());
+        let environment = req
+            .environment
+            .clone()
+            .unwrap_or_else(|| self.config.default_environment.clone());
         if !keywarden_keys::is_valid_label(&environment) {
-            return Err(Error::invalid("environment", "1 to 16 characters of a-z and 0-9"));
+            return Err(Error::invalid(
+                "environment",
+                "1 to 16 characters of a-z and 0-9",
+            ));
         }
         let (secret, digest, display_prefix) = match (&req.digest, &req.display_prefix) {
             (None, None) => {
@@ -1197,18 +1582,34 @@ impl Service {
             }
             (Some(digest), Some(display)) => {
                 let digest = KeyDigest::from_hex(digest)
-                    .ok_or_else(|| Error::invalid("digest", "must be the 64 hex characters of the key's SHA-256"))?
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "digest",
+                            "must be the 64 hex characters of the key's SHA-256",
+                        )
+                    })?
                     .to_hex();
                 if !keywarden_keys::is_valid_display_prefix(display) {
-                    return Err(Error::invalid("display_prefix", "must read <prefix>_<env>_XXXX…"));
+                    return Err(Error::invalid(
+                        "display_prefix",
+                        "must read <prefix>_<env>_XXXX…",
+                    ));
                 }
                 let expected = format!("_{environment}_");
                 if !display.contains(&expected) {
-                    return Err(Error::invalid("display_prefix", "its environment must match `environment`"));
+                    return Err(Error::invalid(
+                        "display_prefix",
+                        "its environment must match `environment`",
+                    ));
                 }
                 (None, digest, display.clone())
             }
-            _ => return Err(Error::invalid("digest", "send both digest and display_prefix, or neither")),
+            _ => {
+                return Err(Error::invalid(
+                    "digest",
+                    "send both digest and display_prefix, or neither",
+                ));
+            }
         };
         drop(index);
         let at = now();
@@ -1238,14 +1639,34 @@ impl Service {
             updated_at: at,
             version: 1,
         };
-        let mut planned = self.plan(caller, 201, Object::Key(key.clone()), None, "key.create", vec![]);
-        let issued = IssuedKey { key: secret.as_ref().map(|k| k.expose().to_owned()), object: key.view(), replaced: None };
-        planned.replay_body = Some(to_value(&IssuedKey { key: None, object: key.view(), replaced: None }));
+        let mut planned = self.plan(
+            caller,
+            201,
+            Object::Key(key.clone()),
+            None,
+            "key.create",
+            vec![],
+        );
+        let issued = IssuedKey {
+            key: secret.as_ref().map(|k| k.expose().to_owned()),
+            object: key.view(),
+            replaced: None,
+        };
+        planned.replay_body = Some(to_value(&IssuedKey {
+            key: None,
+            object: key.view(),
+            replaced: None,
+        }));
         planned.body = to_value(&issued);
         Ok(planned)
     }
 
-    fn key_for_change(&self, caller: &Caller, id: &str, expected: Option<i64>) -> Result<(Key, i64)> {
+    fn key_for_change(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: Option<i64>,
+    ) -> Result<(Key, i64)> {
         let index = self.read();
         let entry = index.keys.get(id).ok_or(Error::NotFound("key"))?;
         caller.require_key_access(&entry.key.principal_id)?;
@@ -1253,7 +1674,13 @@ impl Service {
         Ok((entry.key.clone(), current))
     }
 
-    pub fn plan_patch_key(&self, caller: &Caller, id: &str, expected: Option<i64>, req: PatchKey) -> Result<Planned> {
+    pub fn plan_patch_key(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: Option<i64>,
+        req: PatchKey,
+    ) -> Result<Planned> {
         let (mut k, current) = self.key_for_change(caller, id, expected)?;
         if k.revoked_at.is_some() {
             return Err(Error::Conflict("a revoked key cannot be changed".into()));
@@ -1314,11 +1741,23 @@ impl Service {
     }
 
     /// Revokes a key by id: it never works again.
-    pub fn plan_revoke_key(&self, caller: &Caller, id: &str, expected: Option<i64>) -> Result<Planned> {
+    pub fn plan_revoke_key(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: Option<i64>,
+    ) -> Result<Planned> {
         let (mut k, current) = self.key_for_change(caller, id, expected)?;
         if k.revoked_at.is_some() {
             let body = k.view();
-            let mut planned = self.plan(caller, 200, Object::Key(k), Some(current), "key.revoke", vec![]);
+            let mut planned = self.plan(
+                caller,
+                200,
+                Object::Key(k),
+                Some(current),
+                "key.revoke",
+                vec![],
+            );
             planned.body = to_value(&body);
             planned.mutation.writes.clear();
             planned.mutation.audit.clear();
@@ -1327,11 +1766,23 @@ impl Service {
         k.revoked_at = Some(now());
         k.version = current + 1;
         k.updated_at = now();
-        Ok(self.plan(caller, 200, Object::Key(k), Some(current), "key.revoke", vec![]))
+        Ok(self.plan(
+            caller,
+            200,
+            Object::Key(k),
+            Some(current),
+            "key.revoke",
+            vec![],
+        ))
     }
 
     /// Deletes a key (and so revokes it).
-    pub fn plan_delete_key(&self, caller: &Caller, id: &str, expected: Option<i64>) -> Result<Planned> {
+    pub fn plan_delete_key(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: Option<i64>,
+    ) -> Result<Planned> {
         let (k, current) = self.key_for_change(caller, id, expected)?;
         Ok(Planned {
             status: 200,
@@ -1341,7 +1792,11 @@ impl Service {
             mutation: Mutation {
                 actor: caller.actor.clone(),
                 at: now(),
-                writes: vec![Write::Delete { kind: Kind::Key, id: id.to_owned(), expected_version: Some(current) }],
+                writes: vec![Write::Delete {
+                    kind: Kind::Key,
+                    id: id.to_owned(),
+                    expected_version: Some(current),
+                }],
                 audit: vec![NewAudit {
                     actor: caller.actor.clone(),
                     action: "key.delete".into(),
@@ -1355,13 +1810,22 @@ impl Service {
 
     /// Issues a successor with the same settings. `grace`: `Some(secs)` keeps the old key
     /// working that long (rotation), `None` revokes it at once (refresh).
-    pub fn plan_replace_key(&self, caller: &Caller, id: &str, expected: Option<i64>, grace: Option<u64>) -> Result<Planned> {
+    pub fn plan_replace_key(
+        &self,
+        caller: &Caller,
+        id: &str,
+        expected: Option<i64>,
+        grace: Option<u64>,
+    ) -> Result<Planned> {
         let (mut old, current) = self.key_for_change(caller, id, expected)?;
         if old.revoked_at.is_some() || old.replaced_by.is_some() {
-            return Err(Error::Conflict("this key was already revoked or replaced".into()));
+            return Err(Error::Conflict(
+                "this key was already revoked or replaced".into(),
+            ));
         }
         let at = now();
-        let new_secret = ApiKey::generate(&self.config.key_prefix, &old.environment).map_err(|e| Error::Internal(e.to_string()))?;
+        let new_secret = ApiKey::generate(&self.config.key_prefix, &old.environment)
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let mut new = old.clone();
         new.id = new_id();
         new.digest = new_secret.digest().to_hex();
@@ -1391,18 +1855,33 @@ impl Service {
             }
         };
         let old_view = old.view();
-        let mut planned = self.plan(caller, 201, Object::Key(new.clone()), None, action, vec![Write::Put {
-            object: Object::Key(old.clone()),
-            expected_version: Some(current),
-        }]);
+        let mut planned = self.plan(
+            caller,
+            201,
+            Object::Key(new.clone()),
+            None,
+            action,
+            vec![Write::Put {
+                object: Object::Key(old.clone()),
+                expected_version: Some(current),
+            }],
+        );
         planned.mutation.audit.push(NewAudit {
             actor: caller.actor.clone(),
             action: if grace.is_some() { "key.grace".into() } else { "key.revoke".into() },
             target: format!("key:{}", old.id),
             detail: json!({ "display_prefix": old.display_prefix, "expires_at": old.expires_at, "replaced_by": new.id }),
         });
-        planned.body = to_value(&IssuedKey { key: Some(new_secret.expose().to_owned()), object: new.view(), replaced: Some(old_view.clone()) });
-        planned.replay_body = Some(to_value(&IssuedKey { key: None, object: new.view(), replaced: Some(old_view) }));
+        planned.body = to_value(&IssuedKey {
+            key: Some(new_secret.expose().to_owned()),
+            object: new.view(),
+            replaced: Some(old_view.clone()),
+        });
+        planned.replay_body = Some(to_value(&IssuedKey {
+            key: None,
+            object: new.view(),
+            replaced: Some(old_view),
+        }));
         Ok(planned)
     }
 
@@ -1421,7 +1900,11 @@ impl Service {
                 .map(|c| ChangeView {
                     seq: c.seq,
                     kind: c.kind,
-                    op: if c.object.is_some() { "put".into() } else { "delete".into() },
+                    op: if c.object.is_some() {
+                        "put".into()
+                    } else {
+                        "delete".into()
+                    },
                     id: c.id,
                     version: c.version,
                     actor: c.actor,
@@ -1435,7 +1918,11 @@ impl Service {
 
     pub async fn audit(&self, caller: &Caller, query: AuditQuery) -> Result<AuditPage> {
         caller.require(privilege::AUDIT_READ)?;
-        let query = AuditQuery { limit: query.limit.clamp(1, 1000), since: query.since.max(0), ..query };
+        let query = AuditQuery {
+            limit: query.limit.clamp(1, 1000),
+            since: query.since.max(0),
+            ..query
+        };
         let since = query.since;
         let entries = self.store.audit(query).await?;
         let next = entries.last().map_or(since, |e| e.seq);
@@ -1444,8 +1931,13 @@ impl Service {
 
     pub fn verify_stats(&self, caller: &Caller) -> Result<Value> {
         caller.require(privilege::ADMIN_READ)?;
-        let refused: serde_json::Map<String, Value> =
-            self.verifier.stats.totals().into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
+        let refused: serde_json::Map<String, Value> = self
+            .verifier
+            .stats
+            .totals()
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), json!(v)))
+            .collect();
         Ok(json!({ "refused": refused, "keys": self.read().key_count() }))
     }
 
@@ -1455,7 +1947,10 @@ impl Service {
         if delta.is_empty() {
             return Ok(());
         }
-        let counts: serde_json::Map<String, Value> = delta.into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect();
+        let counts: serde_json::Map<String, Value> = delta
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), json!(v)))
+            .collect();
         self.store
             .append_audit(
                 vec![NewAudit {
@@ -1494,19 +1989,44 @@ impl Service {
     // ---------------------------------------------------------------------------------------
 
     /// Creates the administrator role, group and user and an admin key; returns the key (shown once).
-    pub async fn initialize(&self, admin_name: &str, password: Option<Zeroizing<String>>) -> Result<ApiKey> {
-        if self.read().roles.values().any(|r| r.privileges.iter().any(|p| p == privilege::ADMIN_WRITE)) {
-            return Err(Error::Conflict("the server is already initialized (an administrator role exists)".into()));
+    pub async fn initialize(
+        &self,
+        admin_name: &str,
+        password: Option<Zeroizing<String>>,
+    ) -> Result<ApiKey> {
+        if self
+            .read()
+            .roles
+            .values()
+            .any(|r| r.privileges.iter().any(|p| p == privilege::ADMIN_WRITE))
+        {
+            return Err(Error::Conflict(
+                "the server is already initialized (an administrator role exists)".into(),
+            ));
         }
         check_name("admin_name", admin_name)?;
         let at = now();
-        let system = Caller { actor: "system".into(), principal_id: String::new(), privileges: BTreeSet::new() };
-        let group = Group { id: new_id(), name: "administrators".into(), description: "Full access".into(), created_at: at, updated_at: at, version: 1 };
+        let system = Caller {
+            actor: "system".into(),
+            principal_id: String::new(),
+            privileges: BTreeSet::new(),
+        };
+        let group = Group {
+            id: new_id(),
+            name: "administrators".into(),
+            description: "Full access".into(),
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        };
         let role = Role {
             id: new_id(),
             name: "administrator".into(),
             description: "Every privilege".into(),
-            privileges: privilege::ALL_ADMIN.iter().map(|p| (*p).to_owned()).collect(),
+            privileges: privilege::ALL_ADMIN
+                .iter()
+                .map(|p| (*p).to_owned())
+                .collect(),
             groups: vec![group.id.clone()],
             created_at: at,
             updated_at: at,
@@ -1525,7 +2045,8 @@ impl Service {
             updated_at: at,
             version: 1,
         };
-        let secret = ApiKey::generate(&self.config.key_prefix, "admin").map_err(|e| Error::Internal(e.to_string()))?;
+        let secret = ApiKey::generate(&self.config.key_prefix, "admin")
+            .map_err(|e| Error::Internal(e.to_string()))?;
         let key = Key {
             id: new_id(),
             principal_id: principal.id.clone(),
@@ -1553,7 +2074,14 @@ impl Service {
             version: 1,
         };
         let principal_id = principal.id.clone();
-        let mut planned = self.plan(&system, 201, Object::Group(group), None, "group.create", vec![]);
+        let mut planned = self.plan(
+            &system,
+            201,
+            Object::Group(group),
+            None,
+            "group.create",
+            vec![],
+        );
         for (object, action) in [
             (Object::Role(role), "role.create"),
             (Object::Principal(principal), "principal.create"),
@@ -1596,7 +2124,9 @@ fn key_view(entry: &crate::index::KeyEntry) -> Key {
 
 fn audit_detail(object: &Object) -> Value {
     match object {
-        Object::Key(k) => json!({ "display_prefix": k.display_prefix, "principal_id": k.principal_id, "enabled": k.enabled }),
+        Object::Key(k) => {
+            json!({ "display_prefix": k.display_prefix, "principal_id": k.principal_id, "enabled": k.enabled })
+        }
         Object::Principal(p) => json!({ "name": p.name, "enabled": p.enabled }),
         Object::Group(g) => json!({ "name": g.name }),
         Object::Role(r) => json!({ "name": r.name, "privileges": r.privileges }),

@@ -91,7 +91,14 @@ impl Cause {
     }
 
     fn name(slot: usize) -> &'static str {
-        const NAMES: [&str; 6] = ["missing", "malformed", "unknown", "revoked", "expired", "principal_gone"];
+        const NAMES: [&str; 6] = [
+            "missing",
+            "malformed",
+            "unknown",
+            "revoked",
+            "expired",
+            "principal_gone",
+        ];
         const REASONS: [Reason; 14] = [
             Reason::Ok,
             Reason::InvalidKey,
@@ -108,7 +115,11 @@ impl Cause {
             Reason::RateLimited,
             Reason::TooManyFailures,
         ];
-        if slot < 6 { NAMES[slot] } else { REASONS.get(slot - 6).map(|r| r.as_str()).unwrap_or("other") }
+        if slot < 6 {
+            NAMES[slot]
+        } else {
+            REASONS.get(slot - 6).map(|r| r.as_str()).unwrap_or("other")
+        }
     }
 }
 
@@ -221,7 +232,11 @@ pub fn normalize_path(target: &str) -> Option<String> {
         return None;
     }
     let lower = path.to_ascii_lowercase();
-    if lower.contains("%2e") || lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
+    if lower.contains("%2e")
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || lower.contains("%00")
+    {
         return None;
     }
     let mut segments: Vec<&str> = Vec::new();
@@ -267,7 +282,12 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn new(index: Arc<RwLock<Index>>, throttle: FailureThrottle) -> Self {
-        Self { index, limiter: RateLimiter::default(), throttle, stats: RefusalStats::default() }
+        Self {
+            index,
+            limiter: RateLimiter::default(),
+            throttle,
+            stats: RefusalStats::default(),
+        }
     }
 
     /// Counts a failed authentication against an address (admin API, login).
@@ -291,7 +311,10 @@ impl Verifier {
         if let Some(address) = throttle_address
             && let Err(wait) = self.throttle.check(address, instant)
         {
-            let mut d = Decision::refused(Reason::TooManyFailures, Cause::Refused(Reason::TooManyFailures));
+            let mut d = Decision::refused(
+                Reason::TooManyFailures,
+                Cause::Refused(Reason::TooManyFailures),
+            );
             d.retry_after = Some(retry_after_secs(wait));
             self.stats.count(Cause::Refused(Reason::TooManyFailures));
             return d;
@@ -308,9 +331,18 @@ impl Verifier {
         decision
     }
 
-    fn decide(&self, key_text: Option<&str>, source: Source, ctx: &Context<'_>, now: Timestamp, instant: Instant) -> Decision {
+    fn decide(
+        &self,
+        key_text: Option<&str>,
+        source: Source,
+        ctx: &Context<'_>,
+        now: Timestamp,
+        instant: Instant,
+    ) -> Decision {
         let invalid = |cause| Decision::refused(Reason::InvalidKey, cause);
-        let Some(text) = key_text else { return invalid(Cause::Missing) };
+        let Some(text) = key_text else {
+            return invalid(Cause::Missing);
+        };
         let key = match KeyRef::parse(text) {
             Ok(key) => key,
             Err(_) => {
@@ -322,7 +354,9 @@ impl Verifier {
         };
         let digest = key.digest();
         let index = self.index.read().unwrap_or_else(|p| p.into_inner());
-        let Some(entry) = index.key_by_digest(&digest) else { return invalid(Cause::Unknown) };
+        let Some(entry) = index.key_by_digest(&digest) else {
+            return invalid(Cause::Unknown);
+        };
         let k = &entry.key;
         if k.revoked_at.is_some() {
             return invalid(Cause::Revoked);
@@ -369,22 +403,36 @@ impl Verifier {
                 return refuse(Reason::PathNotAllowed);
             }
         }
-        if !k.operations.is_empty() && !ctx.operation.is_some_and(|op| k.operations.iter().any(|o| o == op)) {
+        if !k.operations.is_empty()
+            && !ctx
+                .operation
+                .is_some_and(|op| k.operations.iter().any(|o| o == op))
+        {
             return refuse(Reason::OperationNotAllowed);
         }
-        if !k.ip_allowlist.is_empty() && !ctx.client.is_some_and(|ip| address_allowed(&entry.networks, ip)) {
+        if !k.ip_allowlist.is_empty()
+            && !ctx
+                .client
+                .is_some_and(|ip| address_allowed(&entry.networks, ip))
+        {
             return refuse(Reason::AddressNotAllowed);
         }
         if let Some(p) = &profile
             && !p.profile.ip_allowlist.is_empty()
-            && !ctx.client.is_some_and(|ip| address_allowed(&p.networks, ip))
+            && !ctx
+                .client
+                .is_some_and(|ip| address_allowed(&p.networks, ip))
         {
             return refuse(Reason::AddressNotAllowed);
         }
         let mut scopes: BTreeSet<String> = if k.scopes.is_empty() {
             privileges.as_ref().clone()
         } else {
-            k.scopes.iter().filter(|s| privileges.contains(*s)).cloned().collect()
+            k.scopes
+                .iter()
+                .filter(|s| privileges.contains(*s))
+                .cloned()
+                .collect()
         };
         if let Some(p) = &profile
             && !p.profile.collections.is_empty()
@@ -396,7 +444,9 @@ impl Verifier {
         {
             return refuse(Reason::ScopeNotGranted);
         }
-        let policy = k.policy.or_else(|| profile.as_ref().and_then(|p| p.profile.policy));
+        let policy = k
+            .policy
+            .or_else(|| profile.as_ref().and_then(|p| p.profile.policy));
         if let Some(policy) = policy
             && let Err(wait) = self.limiter.check(&k.id, policy, instant)
         {
@@ -429,8 +479,14 @@ mod tests {
 
     #[test]
     fn paths_normalize_and_refuse_tricks() {
-        assert_eq!(normalize_path("/api/v1/x?y=1").as_deref(), Some("/api/v1/x"));
-        assert_eq!(normalize_path("/api/./v1/../v2").as_deref(), Some("/api/v2"));
+        assert_eq!(
+            normalize_path("/api/v1/x?y=1").as_deref(),
+            Some("/api/v1/x")
+        );
+        assert_eq!(
+            normalize_path("/api/./v1/../v2").as_deref(),
+            Some("/api/v2")
+        );
         assert_eq!(normalize_path("/api/..").as_deref(), Some("/"));
         assert_eq!(normalize_path("/.."), None);
         assert_eq!(normalize_path("/api/%2e%2e/admin"), None);

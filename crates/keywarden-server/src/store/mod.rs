@@ -35,11 +35,20 @@ pub enum StoreError {
 
 /// One change to the objects.
 #[derive(Debug, Clone)]
+// A mutation holds a handful of writes; boxing the object would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Write {
     /// Insert (`expected_version: None`, the object must not exist) or update
     /// (the stored version must equal `expected_version`).
-    Put { object: Object, expected_version: Option<i64> },
-    Delete { kind: Kind, id: String, expected_version: Option<i64> },
+    Put {
+        object: Object,
+        expected_version: Option<i64>,
+    },
+    Delete {
+        kind: Kind,
+        id: String,
+        expected_version: Option<i64>,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -128,7 +137,12 @@ pub trait Store: Send + Sync + 'static {
     async fn session_delete(&self, digest: &str) -> Result<(), StoreError>;
     async fn record_usage(&self, usage: Vec<(String, Timestamp)>) -> Result<(), StoreError>;
     /// Inserts many keys at once, outside the change feed's usual path (benchmarks, imports).
-    async fn bulk_insert(&self, objects: Vec<Object>, actor: &str, at: Timestamp) -> Result<(), StoreError>;
+    async fn bulk_insert(
+        &self,
+        objects: Vec<Object>,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 pub(crate) fn decode_change(
@@ -140,18 +154,29 @@ pub(crate) fn decode_change(
     actor: String,
     at: Timestamp,
 ) -> Result<Change, StoreError> {
-    let kind = Kind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("unknown kind {kind}")))?;
+    let kind =
+        Kind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("unknown kind {kind}")))?;
     let object = match body {
         Some(body) => Some(
-            Object::from_json(kind, &body).map_err(|e| StoreError::Corrupt(format!("{kind:?} {id}: {e}")))?,
+            Object::from_json(kind, &body)
+                .map_err(|e| StoreError::Corrupt(format!("{kind:?} {id}: {e}")))?,
         ),
         None => None,
     };
-    Ok(Change { seq, kind, id, object, version, actor, at })
+    Ok(Change {
+        seq,
+        kind,
+        id,
+        object,
+        version,
+        actor,
+        at,
+    })
 }
 
 pub(crate) fn decode_object(kind: &str, id: &str, body: &str) -> Result<Object, StoreError> {
-    let kind = Kind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("unknown kind {kind}")))?;
+    let kind =
+        Kind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("unknown kind {kind}")))?;
     Object::from_json(kind, body).map_err(|e| StoreError::Corrupt(format!("{kind:?} {id}: {e}")))
 }
 
@@ -164,18 +189,35 @@ pub(crate) fn decode_audit(
     detail: &str,
 ) -> AuditEntry {
     let detail = serde_json::from_str(detail).unwrap_or(serde_json::Value::Null);
-    AuditEntry { seq, at, actor, action, target, detail }
+    AuditEntry {
+        seq,
+        at,
+        actor,
+        action,
+        target,
+        detail,
+    }
 }
 
 /// Opens the store named by a database setting: a `postgres://` / `postgresql://` URL or a SQLite file path.
-pub async fn open(database: &str, pg_pool_size: usize) -> Result<std::sync::Arc<dyn Store>, StoreError> {
+pub async fn open(
+    database: &str,
+    pg_pool_size: usize,
+) -> Result<std::sync::Arc<dyn Store>, StoreError> {
     if database.starts_with("postgres://") || database.starts_with("postgresql://") {
-        Ok(std::sync::Arc::new(postgres::PgStore::connect(database, pg_pool_size).await?))
+        Ok(std::sync::Arc::new(
+            postgres::PgStore::connect(database, pg_pool_size).await?,
+        ))
     } else {
-        let path = database.strip_prefix("sqlite://").unwrap_or(database).to_owned();
-        let store = tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(std::path::Path::new(&path)))
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))??;
+        let path = database
+            .strip_prefix("sqlite://")
+            .unwrap_or(database)
+            .to_owned();
+        let store = tokio::task::spawn_blocking(move || {
+            sqlite::SqliteStore::open(std::path::Path::new(&path))
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))??;
         Ok(std::sync::Arc::new(store))
     }
 }

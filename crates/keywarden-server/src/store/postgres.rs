@@ -39,10 +39,16 @@ fn pool_err(e: deadpool_postgres::PoolError) -> StoreError {
 
 impl PgStore {
     pub async fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config =
-            url.parse().map_err(|_| StoreError::Backend("the PostgreSQL URL is not valid".to_owned()))?;
-        let manager =
-            Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|_| StoreError::Backend("the PostgreSQL URL is not valid".to_owned()))?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(2))
             .build()
@@ -55,14 +61,19 @@ impl PgStore {
     async fn migrate(&self) -> Result<(), StoreError> {
         let mut client = self.pool.get().await.map_err(pool_err)?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).await.map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .await
+            .map_err(backend)?;
         tx.batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
         )
         .await
         .map_err(backend)?;
         let current: i64 = tx
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+            .query_one(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+                &[],
+            )
             .await
             .map_err(backend)?
             .get(0);
@@ -88,12 +99,16 @@ async fn insert_audit(
         return Ok(());
     }
     let stmt = tx
-        .prepare_cached("INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
+        .prepare_cached(
+            "INSERT INTO audit (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
         .await
         .map_err(backend)?;
     for e in entries {
         let detail = e.detail.to_string();
-        tx.execute(&stmt, &[&at, &e.actor, &e.action, &e.target, &detail]).await.map_err(backend)?;
+        tx.execute(&stmt, &[&at, &e.actor, &e.action, &e.target, &detail])
+            .await
+            .map_err(backend)?;
     }
     Ok(())
 }
@@ -113,13 +128,24 @@ impl Store for PgStore {
             .await
             .map_err(backend)?;
         let mut snapshot = Snapshot::default();
-        for row in tx.query("SELECT kind, id, body FROM objects", &[]).await.map_err(backend)? {
+        for row in tx
+            .query("SELECT kind, id, body FROM objects", &[])
+            .await
+            .map_err(backend)?
+        {
             let (kind, id, body): (String, String, String) = (row.get(0), row.get(1), row.get(2));
             snapshot.objects.push(decode_object(&kind, &id, &body)?);
         }
-        snapshot.seq =
-            tx.query_one("SELECT COALESCE(MAX(seq), 0) FROM changes", &[]).await.map_err(backend)?.get(0);
-        for row in tx.query("SELECT key_id, last_used_at FROM key_usage", &[]).await.map_err(backend)? {
+        snapshot.seq = tx
+            .query_one("SELECT COALESCE(MAX(seq), 0) FROM changes", &[])
+            .await
+            .map_err(backend)?
+            .get(0);
+        for row in tx
+            .query("SELECT key_id, last_used_at FROM key_usage", &[])
+            .await
+            .map_err(backend)?
+        {
             snapshot.usage.push((row.get(0), row.get(1)));
         }
         tx.commit().await.map_err(backend)?;
@@ -134,11 +160,22 @@ impl Store for PgStore {
             )
             .await
             .map_err(backend)?;
-        let rows = client.query(&stmt, &[&since, &limit]).await.map_err(backend)?;
+        let rows = client
+            .query(&stmt, &[&since, &limit])
+            .await
+            .map_err(backend)?;
         rows.into_iter()
             .map(|r| {
                 let kind: String = r.get(1);
-                decode_change(r.get(0), &kind, r.get(2), r.get(3), r.get(4), r.get(5), r.get(6))
+                decode_change(
+                    r.get(0),
+                    &kind,
+                    r.get(2),
+                    r.get(3),
+                    r.get(4),
+                    r.get(5),
+                    r.get(6),
+                )
             })
             .collect()
     }
@@ -146,12 +183,17 @@ impl Store for PgStore {
     async fn apply(&self, m: Mutation) -> Result<Vec<Change>, StoreError> {
         let mut client = self.pool.get().await.map_err(pool_err)?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).await.map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .await
+            .map_err(backend)?;
         insert_audit(&tx, &m.audit, m.at).await?;
         let mut changes = Vec::with_capacity(m.writes.len());
         for write in &m.writes {
             let (kind, id, version, object) = match write {
-                Write::Put { object, expected_version } => {
+                Write::Put {
+                    object,
+                    expected_version,
+                } => {
                     let body = object.to_json().to_string();
                     let kind = object.kind().as_str();
                     let unique = object.unique_name();
@@ -182,9 +224,18 @@ impl Store for PgStore {
                     if n == 0 {
                         return Err(StoreError::VersionMismatch);
                     }
-                    (object.kind(), object.id().to_owned(), object.version(), Some(object.clone()))
+                    (
+                        object.kind(),
+                        object.id().to_owned(),
+                        object.version(),
+                        Some(object.clone()),
+                    )
                 }
-                Write::Delete { kind, id, expected_version } => {
+                Write::Delete {
+                    kind,
+                    id,
+                    expected_version,
+                } => {
                     let row = tx
                         .query_opt(
                             "SELECT version FROM objects WHERE kind = $1 AND id = $2 FOR UPDATE",
@@ -192,14 +243,19 @@ impl Store for PgStore {
                         )
                         .await
                         .map_err(backend)?;
-                    let Some(row) = row else { return Err(StoreError::NotFound) };
+                    let Some(row) = row else {
+                        return Err(StoreError::NotFound);
+                    };
                     let current: i64 = row.get(0);
                     if expected_version.is_some_and(|v| v != current) {
                         return Err(StoreError::VersionMismatch);
                     }
-                    tx.execute("DELETE FROM objects WHERE kind = $1 AND id = $2", &[&kind.as_str(), id])
-                        .await
-                        .map_err(backend)?;
+                    tx.execute(
+                        "DELETE FROM objects WHERE kind = $1 AND id = $2",
+                        &[&kind.as_str(), id],
+                    )
+                    .await
+                    .map_err(backend)?;
                     (*kind, id.clone(), current + 1, None)
                 }
             };
@@ -212,7 +268,15 @@ impl Store for PgStore {
                 .await
                 .map_err(backend)?
                 .get(0);
-            changes.push(Change { seq, kind, id, object, version, actor: m.actor.clone(), at: m.at });
+            changes.push(Change {
+                seq,
+                kind,
+                id,
+                object,
+                version,
+                actor: m.actor.clone(),
+                at: m.at,
+            });
         }
         if let Some((principal, hash)) = &m.password {
             tx.execute(
@@ -290,7 +354,10 @@ impl Store for PgStore {
     async fn idempotency_abort(&self, actor: &str, key: &str) -> Result<(), StoreError> {
         let client = self.pool.get().await.map_err(pool_err)?;
         client
-            .execute("DELETE FROM idempotency WHERE actor = $1 AND key = $2 AND state = 'pending'", &[&actor, &key])
+            .execute(
+                "DELETE FROM idempotency WHERE actor = $1 AND key = $2 AND state = 'pending'",
+                &[&actor, &key],
+            )
             .await
             .map_err(backend)?;
         Ok(())
@@ -327,13 +394,21 @@ impl Store for PgStore {
     async fn password_hash(&self, principal_id: &str) -> Result<Option<String>, StoreError> {
         let client = self.pool.get().await.map_err(pool_err)?;
         let row = client
-            .query_opt("SELECT hash FROM passwords WHERE principal_id = $1", &[&principal_id])
+            .query_opt(
+                "SELECT hash FROM passwords WHERE principal_id = $1",
+                &[&principal_id],
+            )
             .await
             .map_err(backend)?;
         Ok(row.map(|r| r.get(0)))
     }
 
-    async fn session_insert(&self, digest: &str, principal_id: &str, expires_at: Timestamp) -> Result<(), StoreError> {
+    async fn session_insert(
+        &self,
+        digest: &str,
+        principal_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
         let client = self.pool.get().await.map_err(pool_err)?;
         client
             .execute(
@@ -343,7 +418,10 @@ impl Store for PgStore {
             .await
             .map_err(backend)?;
         client
-            .execute("DELETE FROM sessions WHERE expires_at < $1", &[&keywarden_core::now()])
+            .execute(
+                "DELETE FROM sessions WHERE expires_at < $1",
+                &[&keywarden_core::now()],
+            )
             .await
             .map_err(backend)?;
         Ok(())
@@ -352,7 +430,10 @@ impl Store for PgStore {
     async fn session_get(&self, digest: &str) -> Result<Option<(String, Timestamp)>, StoreError> {
         let client = self.pool.get().await.map_err(pool_err)?;
         let row = client
-            .query_opt("SELECT principal_id, expires_at FROM sessions WHERE digest = $1", &[&digest])
+            .query_opt(
+                "SELECT principal_id, expires_at FROM sessions WHERE digest = $1",
+                &[&digest],
+            )
             .await
             .map_err(backend)?;
         Ok(row.map(|r| (r.get(0), r.get(1))))
@@ -360,7 +441,10 @@ impl Store for PgStore {
 
     async fn session_delete(&self, digest: &str) -> Result<(), StoreError> {
         let client = self.pool.get().await.map_err(pool_err)?;
-        client.execute("DELETE FROM sessions WHERE digest = $1", &[&digest]).await.map_err(backend)?;
+        client
+            .execute("DELETE FROM sessions WHERE digest = $1", &[&digest])
+            .await
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -380,10 +464,17 @@ impl Store for PgStore {
         tx.commit().await.map_err(backend)
     }
 
-    async fn bulk_insert(&self, objects: Vec<Object>, actor: &str, at: Timestamp) -> Result<(), StoreError> {
+    async fn bulk_insert(
+        &self,
+        objects: Vec<Object>,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         let mut client = self.pool.get().await.map_err(pool_err)?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK]).await.map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITE_LOCK])
+            .await
+            .map_err(backend)?;
         let obj = tx
             .prepare_cached(
                 "INSERT INTO objects (kind, id, version, unique_name, body, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -397,10 +488,15 @@ impl Store for PgStore {
         for o in &objects {
             let body = o.to_json().to_string();
             let kind = o.kind().as_str();
-            tx.execute(&obj, &[&kind, &o.id(), &o.version(), &o.unique_name(), &body, &at])
+            tx.execute(
+                &obj,
+                &[&kind, &o.id(), &o.version(), &o.unique_name(), &body, &at],
+            )
+            .await
+            .map_err(backend)?;
+            tx.execute(&change, &[&kind, &o.id(), &o.version(), &body, &actor, &at])
                 .await
                 .map_err(backend)?;
-            tx.execute(&change, &[&kind, &o.id(), &o.version(), &body, &actor, &at]).await.map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
     }

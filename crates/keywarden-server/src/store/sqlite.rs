@@ -43,12 +43,18 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection) -> Result<Self, StoreError> {
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(backend)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(backend)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(backend)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(backend)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(backend)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(backend)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(backend)?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -58,7 +64,9 @@ impl SqliteStore {
     {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
-            let mut guard = conn.lock().map_err(|_| StoreError::Backend("connection lock poisoned".into()))?;
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError::Backend("connection lock poisoned".into()))?;
             f(&mut guard)
         })
         .await
@@ -71,9 +79,15 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )
     .map_err(backend)?;
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
     let current: i64 = tx
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
+        .query_row(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            [],
+            |r| r.get(0),
+        )
         .map_err(backend)?;
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.execute_batch(sql).map_err(backend)?;
@@ -86,12 +100,25 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     tx.commit().map_err(backend)
 }
 
-fn insert_audit(tx: &rusqlite::Transaction<'_>, entries: &[NewAudit], at: Timestamp) -> Result<(), StoreError> {
+fn insert_audit(
+    tx: &rusqlite::Transaction<'_>,
+    entries: &[NewAudit],
+    at: Timestamp,
+) -> Result<(), StoreError> {
     let mut stmt = tx
-        .prepare_cached("INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .prepare_cached(
+            "INSERT INTO audit (at, actor, action, target, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
         .map_err(backend)?;
     for e in entries {
-        stmt.execute(params![at, e.actor, e.action, e.target, e.detail.to_string()]).map_err(backend)?;
+        stmt.execute(params![
+            at,
+            e.actor,
+            e.action,
+            e.target,
+            e.detail.to_string()
+        ])
+        .map_err(backend)?;
     }
     Ok(())
 }
@@ -142,7 +169,9 @@ impl Store for SqliteStore {
             let mut snapshot = Snapshot::default();
             let tx = conn.transaction().map_err(backend)?;
             {
-                let mut stmt = tx.prepare("SELECT kind, id, body FROM objects").map_err(backend)?;
+                let mut stmt = tx
+                    .prepare("SELECT kind, id, body FROM objects")
+                    .map_err(backend)?;
                 let mut rows = stmt.query([]).map_err(backend)?;
                 while let Some(row) = rows.next().map_err(backend)? {
                     let kind: String = row.get(0).map_err(backend)?;
@@ -151,10 +180,16 @@ impl Store for SqliteStore {
                     snapshot.objects.push(decode_object(&kind, &id, &body)?);
                 }
                 snapshot.seq = tx
-                    .query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| r.get(0))
+                    .query_row("SELECT COALESCE(MAX(seq), 0) FROM changes", [], |r| {
+                        r.get(0)
+                    })
                     .map_err(backend)?;
-                let mut stmt = tx.prepare("SELECT key_id, last_used_at FROM key_usage").map_err(backend)?;
-                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?))).map_err(backend)?;
+                let mut stmt = tx
+                    .prepare("SELECT key_id, last_used_at FROM key_usage")
+                    .map_err(backend)?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(backend)?;
                 for row in rows {
                     snapshot.usage.push(row.map_err(backend)?);
                 }
@@ -327,10 +362,20 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             let rows = stmt
-                .query_map(params![q.since, q.actor, q.action, q.target, q.limit], |r| {
-                    let detail: String = r.get(5)?;
-                    Ok(decode_audit(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, &detail))
-                })
+                .query_map(
+                    params![q.since, q.actor, q.action, q.target, q.limit],
+                    |r| {
+                        let detail: String = r.get(5)?;
+                        Ok(decode_audit(
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            &detail,
+                        ))
+                    },
+                )
                 .map_err(backend)?;
             rows.collect::<Result<Vec<_>, _>>().map_err(backend)
         })
@@ -340,14 +385,23 @@ impl Store for SqliteStore {
     async fn password_hash(&self, principal_id: &str) -> Result<Option<String>, StoreError> {
         let id = principal_id.to_owned();
         self.run(move |conn| {
-            conn.query_row("SELECT hash FROM passwords WHERE principal_id = ?1", params![id], |r| r.get(0))
-                .optional()
-                .map_err(backend)
+            conn.query_row(
+                "SELECT hash FROM passwords WHERE principal_id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)
         })
         .await
     }
 
-    async fn session_insert(&self, digest: &str, principal_id: &str, expires_at: Timestamp) -> Result<(), StoreError> {
+    async fn session_insert(
+        &self,
+        digest: &str,
+        principal_id: &str,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
         let (digest, id) = (digest.to_owned(), principal_id.to_owned());
         self.run(move |conn| {
             conn.execute(
@@ -355,8 +409,11 @@ impl Store for SqliteStore {
                 params![digest, id, expires_at],
             )
             .map_err(backend)?;
-            conn.execute("DELETE FROM sessions WHERE expires_at < ?1", params![keywarden_core::now()])
-                .map_err(backend)?;
+            conn.execute(
+                "DELETE FROM sessions WHERE expires_at < ?1",
+                params![keywarden_core::now()],
+            )
+            .map_err(backend)?;
             Ok(())
         })
         .await
@@ -379,7 +436,8 @@ impl Store for SqliteStore {
     async fn session_delete(&self, digest: &str) -> Result<(), StoreError> {
         let digest = digest.to_owned();
         self.run(move |conn| {
-            conn.execute("DELETE FROM sessions WHERE digest = ?1", params![digest]).map_err(backend)?;
+            conn.execute("DELETE FROM sessions WHERE digest = ?1", params![digest])
+                .map_err(backend)?;
             Ok(())
         })
         .await
@@ -404,7 +462,12 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn bulk_insert(&self, objects: Vec<Object>, actor: &str, at: Timestamp) -> Result<(), StoreError> {
+    async fn bulk_insert(
+        &self,
+        objects: Vec<Object>,
+        actor: &str,
+        at: Timestamp,
+    ) -> Result<(), StoreError> {
         let actor = actor.to_owned();
         self.run(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(backend)?;
@@ -445,9 +508,10 @@ pub(crate) fn idem_outcome(
         return IdemBegin::Mismatch;
     }
     match (state, status, body) {
-        ("done", Some(status), Some(body)) => {
-            IdemBegin::Replay { status: u16::try_from(status).unwrap_or(200), body }
-        }
+        ("done", Some(status), Some(body)) => IdemBegin::Replay {
+            status: u16::try_from(status).unwrap_or(200),
+            body,
+        },
         _ if created_at < stale_before => IdemBegin::Started,
         _ => IdemBegin::InFlight,
     }

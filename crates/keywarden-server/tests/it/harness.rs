@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use keywarden_server::App;
 use keywarden_server::config::Config;
 use keywarden_server::store::Store;
-use keywarden_server::App;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -49,12 +49,20 @@ pub fn pg_url() -> Option<String> {
 /// Creates a fresh database on the test cluster and returns its URL.
 pub async fn fresh_pg_database() -> String {
     let base = pg_url().expect("PostgreSQL URL");
-    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls).await.expect("connect to PostgreSQL");
+    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .expect("connect to PostgreSQL");
     tokio::spawn(conn);
     let name = format!("kwtest_{}", uuid::Uuid::new_v4().simple());
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
     let (prefix, _) = base.rsplit_once('/').expect("URL with a database name");
-    let query = base.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+    let query = base
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
     format!("{prefix}/{name}{query}")
 }
 
@@ -81,7 +89,12 @@ impl Reply {
 
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
 }
@@ -103,29 +116,62 @@ impl TestServer {
     pub async fn start_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database = match backend {
-            Backend::Sqlite => dir.path().join("keywarden.db").to_string_lossy().into_owned(),
+            Backend::Sqlite => dir
+                .path()
+                .join("keywarden.db")
+                .to_string_lossy()
+                .into_owned(),
             Backend::Postgres => fresh_pg_database().await,
         };
         let mut config = test_config(database.clone());
         tweak(&mut config);
         let mut app = App::open(config).await.expect("open the store");
-        let admin_key = app.service.initialize("admin", None).await.expect("initialize").expose().to_owned();
+        let admin_key = app
+            .service
+            .initialize("admin", None)
+            .await
+            .expect("initialize")
+            .expose()
+            .to_owned();
         app.start_followers();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let router = app.router();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router.into_make_service_with_connect_info::<std::net::SocketAddr>()).await;
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await;
         });
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-        TestServer { app, base, admin_key, http, database, _dir: dir }
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
+        TestServer {
+            app,
+            base,
+            admin_key,
+            http,
+            database,
+            _dir: dir,
+        }
     }
 
     pub fn store(&self) -> Arc<dyn Store> {
         Arc::clone(&self.app.service.store)
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>, headers: &[(&str, &str)]) -> Reply {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let mut req = self.http.request(method, format!("{}{}", self.base, path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -141,11 +187,26 @@ impl TestServer {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, body, text }
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: &'static [u8], headers: &[(&str, &str)]) -> Reply {
-        let mut req = self.http.request(method, format!("{}{}", self.base, path)).body(body);
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: &'static [u8],
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut req = self
+            .http
+            .request(method, format!("{}{}", self.base, path))
+            .body(body);
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -157,37 +218,62 @@ impl TestServer {
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, body, text }
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     pub async fn get(&self, path: &str) -> Reply {
-        self.call(Method::GET, path, Some(&self.admin_key), None, &[]).await
+        self.call(Method::GET, path, Some(&self.admin_key), None, &[])
+            .await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
-        self.call(Method::POST, path, Some(&self.admin_key), Some(body), &[]).await
+        self.call(Method::POST, path, Some(&self.admin_key), Some(body), &[])
+            .await
     }
 
     /// PATCH with the current ETag of the object at `path`.
     pub async fn patch(&self, path: &str, body: Value) -> Reply {
         let current = self.get(path).await.expect(200);
         let etag = current.header("etag").expect("ETag").to_owned();
-        self.call(Method::PATCH, path, Some(&self.admin_key), Some(body), &[("if-match", &etag)]).await
+        self.call(
+            Method::PATCH,
+            path,
+            Some(&self.admin_key),
+            Some(body),
+            &[("if-match", &etag)],
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str) -> Reply {
         let current = self.get(path).await.expect(200);
         let etag = current.header("etag").expect("ETag").to_owned();
-        self.call(Method::DELETE, path, Some(&self.admin_key), None, &[("if-match", &etag)]).await
+        self.call(
+            Method::DELETE,
+            path,
+            Some(&self.admin_key),
+            None,
+            &[("if-match", &etag)],
+        )
+        .await
     }
 
     pub async fn verify(&self, body: Value) -> Reply {
-        self.call(Method::POST, "/v1/verify", None, Some(body), &[]).await
+        self.call(Method::POST, "/v1/verify", None, Some(body), &[])
+            .await
     }
 
     /// Group + role with `privileges`, and a principal in it. Returns the principal id.
     pub async fn principal(&self, kind: &str, name: &str, privileges: &[&str]) -> String {
-        let group = self.post("/v1/groups", json!({ "name": format!("{name}-group") })).await.expect(201);
+        let group = self
+            .post("/v1/groups", json!({ "name": format!("{name}-group") }))
+            .await
+            .expect(201);
         let group_id = group.body["id"].as_str().expect("id").to_owned();
         self.post(
             "/v1/roles",
@@ -195,13 +281,25 @@ impl TestServer {
         )
         .await
         .expect(201);
-        let p = self.post("/v1/principals", json!({ "kind": kind, "name": name, "groups": [group_id] })).await.expect(201);
+        let p = self
+            .post(
+                "/v1/principals",
+                json!({ "kind": kind, "name": name, "groups": [group_id] }),
+            )
+            .await
+            .expect(201);
         p.body["id"].as_str().expect("id").to_owned()
     }
 
     /// Creates a key for a principal; returns `(key text, key id)`.
     pub async fn key(&self, principal: &str, body: Value) -> (String, String) {
-        let r = self.post(&format!("/v1/principals/{principal}/keys"), body).await.expect(201);
-        (r.body["key"].as_str().expect("key").to_owned(), r.body["object"]["id"].as_str().expect("id").to_owned())
+        let r = self
+            .post(&format!("/v1/principals/{principal}/keys"), body)
+            .await
+            .expect(201);
+        (
+            r.body["key"].as_str().expect("key").to_owned(),
+            r.body["object"]["id"].as_str().expect("id").to_owned(),
+        )
     }
 }

@@ -26,7 +26,11 @@ impl Drop for Nginx {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The configuration documented in docs/server.md, with test paths and ports.
@@ -93,7 +97,11 @@ http {{
 
 async fn upstream() -> u16 {
     let app = axum::Router::new().fallback(|headers: HeaderMap| async move {
-        let who = headers.get("x-keywarden-principal").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+        let who = headers
+            .get("x-keywarden-principal")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
         let leaked = headers.contains_key("authorization") || headers.contains_key("x-api-key");
         format!("upstream saw principal={who} credential_forwarded={leaked}")
     });
@@ -109,8 +117,18 @@ async fn start_nginx(dir: &Path, keywarden: &str, upstream: u16) -> Nginx {
     let port = free_port();
     let conf = dir.join("nginx.conf");
     std::fs::write(&conf, config(dir, port, keywarden, upstream)).unwrap();
-    let test = Command::new(NGINX).args(["-t", "-q", "-p"]).arg(dir).arg("-c").arg(&conf).output().unwrap();
-    assert!(test.status.success(), "nginx -t: {}", String::from_utf8_lossy(&test.stderr));
+    let test = Command::new(NGINX)
+        .args(["-t", "-q", "-p"])
+        .arg(dir)
+        .arg("-c")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert!(
+        test.status.success(),
+        "nginx -t: {}",
+        String::from_utf8_lossy(&test.stderr)
+    );
     let child = Command::new(NGINX)
         .arg("-p")
         .arg(dir)
@@ -122,7 +140,10 @@ async fn start_nginx(dir: &Path, keywarden: &str, upstream: u16) -> Nginx {
         .unwrap();
     let nginx = Nginx { child, port };
     let deadline = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "nginx did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -132,21 +153,61 @@ async fn start_nginx(dir: &Path, keywarden: &str, upstream: u16) -> Nginx {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_auth_request_enforces_keys() {
     if !Path::new(NGINX).exists() {
-        eprintln!("\n\n*** SKIPPED: {NGINX} is missing; install the Debian package nginx-light (or nginx) to run the nginx test ***\n");
+        eprintln!(
+            "\n\n*** SKIPPED: {NGINX} is missing; install the Debian package nginx-light (or nginx) to run the nginx test ***\n"
+        );
         return;
     }
     let s = TestServer::start_with(Backend::Sqlite, |c| c.basic_user = "haplo".into()).await;
-    let svc = s.principal("service_user", "remote-system", &["key:use", "rest"]).await;
-    let (key, key_id) = s.key(&svc, json!({ "name": "any", "path_prefixes": ["/api/"] })).await;
-    let (query_key, _) = s.key(&svc, json!({ "name": "q", "allow_query_param": true })).await;
-    let (ro, _) = s.key(&svc, json!({ "name": "ro", "read_only": true })).await;
-    let (narrow, _) = s.key(&svc, json!({ "name": "narrow", "path_prefixes": ["=/api/status"] })).await;
-    let (here, _) = s.key(&svc, json!({ "name": "here", "ip_allowlist": ["127.0.0.1/32"] })).await;
-    let (elsewhere, _) = s.key(&svc, json!({ "name": "elsewhere", "ip_allowlist": ["192.0.2.0/24"] })).await;
-    let (expired, _) = s.key(&svc, json!({ "name": "expired", "expires_at": keywarden_core::now() - 1 })).await;
-    let (limited, _) = s.key(&svc, json!({ "name": "limited", "policy": { "requests": 1, "per_seconds": 3600 } })).await;
+    let svc = s
+        .principal("service_user", "remote-system", &["key:use", "rest"])
+        .await;
+    let (key, key_id) = s
+        .key(&svc, json!({ "name": "any", "path_prefixes": ["/api/"] }))
+        .await;
+    let (query_key, _) = s
+        .key(&svc, json!({ "name": "q", "allow_query_param": true }))
+        .await;
+    let (ro, _) = s
+        .key(&svc, json!({ "name": "ro", "read_only": true }))
+        .await;
+    let (narrow, _) = s
+        .key(
+            &svc,
+            json!({ "name": "narrow", "path_prefixes": ["=/api/status"] }),
+        )
+        .await;
+    let (here, _) = s
+        .key(
+            &svc,
+            json!({ "name": "here", "ip_allowlist": ["127.0.0.1/32"] }),
+        )
+        .await;
+    let (elsewhere, _) = s
+        .key(
+            &svc,
+            json!({ "name": "elsewhere", "ip_allowlist": ["192.0.2.0/24"] }),
+        )
+        .await;
+    let (expired, _) = s
+        .key(
+            &svc,
+            json!({ "name": "expired", "expires_at": keywarden_core::now() - 1 }),
+        )
+        .await;
+    let (limited, _) = s
+        .key(
+            &svc,
+            json!({ "name": "limited", "policy": { "requests": 1, "per_seconds": 3600 } }),
+        )
+        .await;
     let (disabled, disabled_id) = s.key(&svc, json!({ "name": "disabled" })).await;
-    s.patch(&format!("/v1/keys/{disabled_id}"), json!({ "enabled": false })).await.expect(200);
+    s.patch(
+        &format!("/v1/keys/{disabled_id}"),
+        json!({ "enabled": false }),
+    )
+    .await
+    .expect(200);
 
     let dir = tempfile::tempdir().unwrap();
     let up = upstream().await;
@@ -161,8 +222,17 @@ async fn nginx_auth_request_enforces_keys() {
         async move {
             let r = req.send().await.unwrap();
             let status = r.status().as_u16();
-            let reason = r.headers().get("x-keywarden-reason").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-            let retry = r.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+            let reason = r
+                .headers()
+                .get("x-keywarden-reason")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
+            let retry = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
             (status, reason, retry, r.text().await.unwrap_or_default())
         }
     };
@@ -173,24 +243,47 @@ async fn nginx_auth_request_enforces_keys() {
     for (style, headers) in [
         ("Bearer", vec![("authorization", format!("Bearer {key}"))]),
         ("Key=", vec![("authorization", format!("Key={key}"))]),
-        ("Basic haplo:<key>", vec![("authorization", format!("Basic {basic}"))]),
+        (
+            "Basic haplo:<key>",
+            vec![("authorization", format!("Basic {basic}"))],
+        ),
         ("X-API-Key", vec![("x-api-key", key.clone())]),
     ] {
         let (status, _, _, body) = send(get.clone(), "/api/items", headers).await;
         assert_eq!(status, 200, "{style}: {body}");
-        assert_eq!(body, "upstream saw principal=remote-system credential_forwarded=false", "{style}");
+        assert_eq!(
+            body, "upstream saw principal=remote-system credential_forwarded=false",
+            "{style}"
+        );
     }
-    let (status, _, _, body) = send(get.clone(), &format!("/api/items?auth-key={query_key}"), vec![]).await;
-    assert_eq!((status, body.contains("principal=remote-system")), (200, true));
-    let (status, reason, _, _) = send(get.clone(), &format!("/api/items?auth-key={key}"), vec![]).await;
+    let (status, _, _, body) = send(
+        get.clone(),
+        &format!("/api/items?auth-key={query_key}"),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        (status, body.contains("principal=remote-system")),
+        (200, true)
+    );
+    let (status, reason, _, _) =
+        send(get.clone(), &format!("/api/items?auth-key={key}"), vec![]).await;
     assert_eq!((status, reason.as_str()), (403, "query_param_not_allowed"));
 
     let bearer = |k: &str| vec![("authorization", format!("Bearer {k}"))];
     // No key, unknown key, expired key: 401.
     assert_eq!(send(get.clone(), "/api/items", vec![]).await.0, 401);
     let unknown = keywarden_keys::ApiKey::generate("kw", "live").unwrap();
-    assert_eq!(send(get.clone(), "/api/items", bearer(unknown.expose())).await.0, 401);
-    assert_eq!(send(get.clone(), "/api/items", bearer(&expired)).await.0, 401);
+    assert_eq!(
+        send(get.clone(), "/api/items", bearer(unknown.expose()))
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        send(get.clone(), "/api/items", bearer(&expired)).await.0,
+        401
+    );
     // Disabled: 403.
     let (status, reason, _, _) = send(get.clone(), "/api/items", bearer(&disabled)).await;
     assert_eq!((status, reason.as_str()), (403, "key_disabled"));
@@ -199,7 +292,10 @@ async fn nginx_auth_request_enforces_keys() {
     let (status, reason, _, _) = send(reqwest::Method::POST, "/api/items", bearer(&ro)).await;
     assert_eq!((status, reason.as_str()), (403, "read_only"));
     // Wrong path.
-    assert_eq!(send(get.clone(), "/api/status", bearer(&narrow)).await.0, 200);
+    assert_eq!(
+        send(get.clone(), "/api/status", bearer(&narrow)).await.0,
+        200
+    );
     let (status, reason, _, _) = send(get.clone(), "/api/status/all", bearer(&narrow)).await;
     assert_eq!((status, reason.as_str()), (403, "path_not_allowed"));
     // Wrong address (nginx sees the client as 127.0.0.1).
@@ -207,12 +303,17 @@ async fn nginx_auth_request_enforces_keys() {
     let (status, reason, _, _) = send(get.clone(), "/api/items", bearer(&elsewhere)).await;
     assert_eq!((status, reason.as_str()), (403, "address_not_allowed"));
     // Rate limit: 429 with Retry-After through nginx.
-    assert_eq!(send(get.clone(), "/api/items", bearer(&limited)).await.0, 200);
+    assert_eq!(
+        send(get.clone(), "/api/items", bearer(&limited)).await.0,
+        200
+    );
     let (status, _, retry, _) = send(get.clone(), "/api/items", bearer(&limited)).await;
     assert_eq!(status, 429);
     assert!(retry.unwrap().parse::<u64>().unwrap() >= 1);
     // Disabling through the admin API takes effect on the next request.
-    s.patch(&format!("/v1/keys/{key_id}"), json!({ "enabled": false })).await.expect(200);
+    s.patch(&format!("/v1/keys/{key_id}"), json!({ "enabled": false }))
+        .await
+        .expect(200);
     assert_eq!(send(get.clone(), "/api/items", bearer(&key)).await.0, 403);
     drop(nginx);
 }

@@ -13,14 +13,26 @@ async fn sqlite_file_holds_no_raw_key() {
         let (key, id) = s.key(&svc, json!({ "name": format!("k{i}") })).await;
         assert_eq!(s.verify(json!({ "key": key })).await.body["valid"], true);
         if i == 0 {
-            let r = s.post(&format!("/v1/keys/{id}/rotate"), json!({ "grace_seconds": 60 })).await.expect(201);
+            let r = s
+                .post(
+                    &format!("/v1/keys/{id}/rotate"),
+                    json!({ "grace_seconds": 60 }),
+                )
+                .await
+                .expect(201);
             keys.push(r.body["key"].as_str().unwrap().to_owned());
         }
         keys.push(key);
     }
     // Idempotent replays are stored too; they must not hold the key either.
     let r = s
-        .call(reqwest::Method::POST, &format!("/v1/principals/{svc}/keys"), Some(&s.admin_key), Some(json!({ "name": "idem" })), &[("idempotency-key", "x")])
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/principals/{svc}/keys"),
+            Some(&s.admin_key),
+            Some(json!({ "name": "idem" })),
+            &[("idempotency-key", "x")],
+        )
         .await
         .expect(201);
     keys.push(r.body["key"].as_str().unwrap().to_owned());
@@ -38,12 +50,22 @@ async fn sqlite_file_holds_no_raw_key() {
     let mut digests_found = 0;
     for key in &keys {
         let random = key.split('_').nth(2).unwrap();
-        assert!(!haystack.contains(key.as_str()), "a raw key is in the database");
-        assert!(!haystack.contains(&random[4..]), "the secret part of a key is in the database");
+        assert!(
+            !haystack.contains(key.as_str()),
+            "a raw key is in the database"
+        );
+        assert!(
+            !haystack.contains(&random[4..]),
+            "the secret part of a key is in the database"
+        );
         let digest = keywarden_keys::KeyDigest::of(key).to_hex();
         digests_found += usize::from(haystack.contains(&digest));
     }
-    assert_eq!(digests_found, keys.len(), "every key is stored as its SHA-256 digest");
+    assert_eq!(
+        digests_found,
+        keys.len(),
+        "every key is stored as its SHA-256 digest"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -56,25 +78,47 @@ async fn reopening_keeps_state_and_runs_no_migration_twice() {
         app.service.initialize("admin", None).await.unwrap()
     };
     let app = keywarden_server::App::open(config).await.unwrap();
-    assert!(app.service.initialize("admin", None).await.is_err(), "init runs once");
+    assert!(
+        app.service.initialize("admin", None).await.is_err(),
+        "init runs once"
+    );
     let index = app.service.index.read().unwrap();
-    assert!(index.key_by_digest(&key.digest()).is_some(), "the index is rebuilt from the store");
+    assert!(
+        index.key_by_digest(&key.digest()).is_some(),
+        "the index is rebuilt from the store"
+    );
     drop(index);
     let conn = rusqlite::Connection::open(&path).unwrap();
-    let n: i64 = conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(n, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_openapi_describe_the_service() {
     let s = TestServer::start(Backend::Sqlite).await;
-    let h = s.call(reqwest::Method::GET, "/healthz", None, None, &[]).await.expect(200);
+    let h = s
+        .call(reqwest::Method::GET, "/healthz", None, None, &[])
+        .await
+        .expect(200);
     assert_eq!(h.body["status"], "ok");
     assert_eq!(h.body["backend"], "sqlite");
-    let doc = s.call(reqwest::Method::GET, "/openapi.json", None, None, &[]).await.expect(200);
+    let doc = s
+        .call(reqwest::Method::GET, "/openapi.json", None, None, &[])
+        .await
+        .expect(200);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc.body["paths"].as_object().unwrap();
-    for p in ["/v1/verify", "/v1/auth-request", "/v1/principals/{id}/keys", "/v1/keys/{id}/rotate", "/v1/changes", "/v1/audit", "/healthz"] {
+    for p in [
+        "/v1/verify",
+        "/v1/auth-request",
+        "/v1/principals/{id}/keys",
+        "/v1/keys/{id}/rotate",
+        "/v1/changes",
+        "/v1/audit",
+        "/healthz",
+    ] {
         assert!(paths.contains_key(p), "{p} is documented");
     }
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
