@@ -516,7 +516,11 @@ async fn verify(
         scope: req.scope.as_deref(),
         operation: req.operation.as_deref(),
     };
-    let throttle_at = client.or_else(|| client_address(service, &headers, peer));
+    // Failures count against the client a trusted proxy names, else against the caller itself,
+    // so an untrusted caller cannot dodge throttling by inventing client addresses.
+    let caller = client_address(service, &headers, peer);
+    let trusted = peer.is_none_or(|p| address_allowed(&service.config.trusted_proxies, p));
+    let throttle_at = if trusted { client.or(caller) } else { caller };
     let decision = service.verifier.verify(
         Some(&req_key),
         Source::Header,
