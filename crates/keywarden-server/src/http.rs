@@ -637,7 +637,8 @@ async fn auth_request(
         set("x-keywarden-key-id", k);
     }
     if decision.allowed() {
-        set("x-keywarden-scopes", &decision.scopes.join(" "));
+        let scopes: Vec<&str> = decision.scopes.iter().map(String::as_str).collect();
+        set("x-keywarden-scopes", &scopes.join(" "));
     }
     if let Some(r) = decision.retry_after {
         set("retry-after", &r.to_string());

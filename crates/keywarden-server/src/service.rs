@@ -368,7 +368,7 @@ impl From<Decision> for VerifyResponse {
             principal: d.principal,
             key_id: d.key_id,
             environment: d.environment,
-            scopes: d.scopes,
+            scopes: d.scopes.iter().cloned().collect(),
             retry_after: d.retry_after,
         }
     }
@@ -659,7 +659,7 @@ impl Service {
                 Ok(Caller {
                     actor: format!("key:{key_id}"),
                     principal_id: principal.id,
-                    privileges: decision.scopes.into_iter().collect(),
+                    privileges: decision.scopes.iter().cloned().collect(),
                 })
             }
             crate::verify::Reason::InvalidKey => Err(Error::Unauthenticated),
@@ -1013,7 +1013,9 @@ impl Service {
             }
             p.enabled = enabled;
         }
+        // Only the lists sent are checked: a group deleted since is simply ignored elsewhere.
         if let Some(groups) = req.groups {
+            self.check_refs(&index, &groups, &[])?;
             p.groups = groups;
         }
         if let Some(profiles) = req.profiles {
@@ -1023,9 +1025,9 @@ impl Service {
                     "access profiles apply to API clients only",
                 ));
             }
+            self.check_refs(&index, &[], &profiles)?;
             p.profiles = profiles;
         }
-        self.check_refs(&index, &p.groups, &p.profiles)?;
         drop(index);
         p.version = current + 1;
         p.updated_at = now();

@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::index::{Index, address_allowed};
 use crate::limits::{FailureThrottle, RateLimiter, retry_after_secs};
-use crate::model::{PrincipalKind, privilege};
+use crate::model::{PrincipalKind, Privileges, privilege};
 
 /// Why a request was allowed or refused, as callers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -192,7 +192,8 @@ pub struct Decision {
     pub principal: Option<PrincipalSummary>,
     pub key_id: Option<String>,
     pub environment: Option<String>,
-    pub scopes: Vec<String>,
+    /// Effective scopes; shared with the index when the key narrows nothing.
+    pub scopes: Arc<Privileges>,
     pub retry_after: Option<u64>,
 }
 
@@ -218,7 +219,7 @@ impl Decision {
             principal: None,
             key_id: None,
             environment: None,
-            scopes: Vec::new(),
+            scopes: Arc::default(),
             retry_after: None,
         }
     }
@@ -425,20 +426,22 @@ impl Verifier {
         {
             return refuse(Reason::AddressNotAllowed);
         }
-        let mut scopes: BTreeSet<String> = if k.scopes.is_empty() {
-            privileges.as_ref().clone()
+        let narrowed_by_profile = profile.as_ref().is_some_and(|p| !p.profile.collections.is_empty());
+        let scopes: Arc<Privileges> = if k.scopes.is_empty() && !narrowed_by_profile {
+            Arc::clone(&privileges)
         } else {
-            k.scopes
-                .iter()
-                .filter(|s| privileges.contains(*s))
-                .cloned()
-                .collect()
+            let mut set: BTreeSet<String> = if k.scopes.is_empty() {
+                privileges.as_ref().clone()
+            } else {
+                k.scopes.iter().filter(|s| privileges.contains(*s)).cloned().collect()
+            };
+            if let Some(p) = &profile
+                && !p.profile.collections.is_empty()
+            {
+                set.retain(|s| p.profile.collections.contains(s));
+            }
+            Arc::new(set)
         };
-        if let Some(p) = &profile
-            && !p.profile.collections.is_empty()
-        {
-            scopes.retain(|s| p.profile.collections.contains(s));
-        }
         if let Some(required) = ctx.scope
             && !scopes.contains(required)
         {
@@ -467,7 +470,7 @@ impl Verifier {
             }),
             key_id: Some(k.id.clone()),
             environment: Some(k.environment.clone()),
-            scopes: scopes.into_iter().collect(),
+            scopes,
             retry_after: None,
         }
     }
