@@ -1,0 +1,75 @@
+//! Keywarden's desktop shell: Tauri wiring over `keywarden-app`.
+//!
+//! - `commands`: one adapter per IPC command, each calling one [`App`] method off the async runtime.
+//! - `clipboard`: the system clipboard behind the core's `Clipboard` trait.
+//! - `logging`, `hardening`: the process's log file and core-dump policy.
+//!
+//! [`with_vault`] is generic over the runtime so the tests drive the same handlers through
+//! Tauri's mock runtime.
+
+pub mod clipboard;
+pub mod commands;
+pub mod hardening;
+pub mod logging;
+
+use std::sync::Arc;
+
+use keywarden_app::App;
+
+/// Registers the vault state and every command on a Tauri builder
+/// (`tauri::Builder::default()` in the app, `tauri::test::mock_builder()` in tests).
+pub fn with_vault<R: tauri::Runtime>(
+    builder: tauri::Builder<R>,
+    app: Arc<App>,
+) -> tauri::Builder<R> {
+    builder.manage(app).invoke_handler(tauri::generate_handler![
+        commands::vault_status,
+        commands::self_test,
+        commands::list_secrets,
+        commands::create_secret,
+        commands::update_secret,
+        commands::replace_value,
+        commands::set_enabled,
+        commands::delete_secret,
+        commands::reveal_secret,
+        commands::copy_secret,
+        commands::secret_versions,
+        commands::unlock_vault,
+        commands::choose_backend,
+    ])
+}
+
+/// Opens the profile, builds the window and runs until it closes.
+pub fn run() {
+    hardening::disable_core_dumps();
+    let home = keywarden_app::default_home();
+    let log = logging::init(&home);
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), home = %home.display(), log = ?log, "starting Keywarden");
+
+    let started = std::time::Instant::now();
+    let app = Arc::new(App::open(
+        home,
+        Arc::new(clipboard::SystemClipboard::default()),
+    ));
+    tracing::info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "profile opened"
+    );
+    let on_exit = Arc::clone(&app);
+    let result = with_vault(tauri::Builder::default(), app)
+        .build(tauri::generate_context!("../tauri.conf.json"))
+        .map(|tauri_app| {
+            tauri_app.run(move |_handle, event| {
+                if let tauri::RunEvent::Exit = event {
+                    // Clear the clipboard if it still holds a value we copied.
+                    on_exit.shutdown();
+                    tracing::info!("Keywarden closed");
+                }
+            })
+        });
+    if let Err(err) = result {
+        tracing::error!(error = %err, "the window could not start");
+        eprintln!("keywarden: the window could not start: {err}");
+        std::process::exit(1);
+    }
+}
