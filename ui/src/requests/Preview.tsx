@@ -66,11 +66,26 @@ export function PreviewPanel(props: {
           </button>
         </div>
         <span class="spacer" />
-        <button type="button" class="btn btn-xs" onClick={props.onCopy} disabled={!p || props.blank} title="Copy as curl with secrets shown as [secret.NAME]" data-testid="copy-curl">
-          <CopyIcon size={13} /> Copy as curl
+        <button
+          type="button"
+          class="icon-btn"
+          onClick={props.onCopy}
+          disabled={!p || props.blank}
+          title="Copy as curl, secrets shown as [secret.NAME]"
+          aria-label="Copy as curl, secrets redacted"
+          data-testid="copy-curl"
+        >
+          <CopyIcon size={15} />
         </button>
-        <button type="button" class="btn btn-xs" onClick={props.onCopyRevealed} disabled={!p || props.blank} title="Copy the real command; the clipboard clears after 30 s" data-testid="copy-curl-secrets">
-          <LockIcon size={13} /> With secrets…
+        <button
+          type="button"
+          class="btn btn-xs"
+          onClick={props.onCopyRevealed}
+          disabled={!p || props.blank}
+          title="Copy the real command from the keychain; the clipboard clears after 30 s"
+          data-testid="copy-curl-secrets"
+        >
+          <LockIcon size={13} /> Copy with secrets…
         </button>
       </header>
       <div class={`preview-body${props.stale ? " stale" : ""}`}>

@@ -4,11 +4,23 @@
 import type { HistoryEntry, SavedRequest } from "../ipc/bindings";
 import { ClockIcon, FolderIcon, TrashIcon } from "../components/icons";
 import { relativePast, shortFingerprint } from "../lib/format";
-import { groupByCollection, historyOutcome, statusClass } from "./model";
+import { groupByCollection, historyOutcome, splitUrl, statusClass } from "./model";
 
 export function MethodTag(props: { method: string }) {
   const m = props.method.toUpperCase();
   return <span class={`method method-${m.toLowerCase()}`}>{m === "DELETE" ? "DEL" : m === "OPTIONS" ? "OPT" : m}</span>;
+}
+
+function UrlParts(props: { url: string }) {
+  const u = splitUrl(props.url);
+  return (
+    <>
+      <span class="side-url side-url-main mono" data-testid="history-path">
+        {u.path}
+      </span>
+      <span class="side-url mono">{u.host}</span>
+    </>
+  );
 }
 
 export function RequestList(props: {
@@ -106,7 +118,7 @@ function History(props: Parameters<typeof RequestList>[0]) {
               <button type="button" class="side-open" onClick={() => props.onOpenHistory(h)} title={h.error ?? h.spec.url}>
                 <MethodTag method={h.spec.method} />
                 <span class="side-text">
-                  <span class="side-url side-url-main mono">{h.spec.url}</span>
+                  <UrlParts url={h.spec.url} />
                   <span class="side-meta">
                     <span class={`status-dot status-${h.error ? "server" : cls}`} data-testid="history-status">
                       {historyOutcome(h)}

@@ -38,7 +38,6 @@ import {
   switchBody,
   type ErrorPlace,
 } from "./model";
-import "./requests.css";
 
 type Tab = "query" | "headers" | "body" | "auth";
 type Origin = { kind: "saved"; saved: SavedRequest } | { kind: "history"; id: number } | null;
@@ -85,6 +84,7 @@ export function RequestsScreen(props: {
   const searchRef = useRef<HTMLInputElement | null>(null);
   const seq = useRef(0);
   const sendingRef = useRef(false);
+  const sendSeq = useRef(0);
 
   const setSpec = (f: (s: RequestSpec) => RequestSpec) => setSpecState((s) => f(s));
   useEffect(() => {
@@ -158,11 +158,11 @@ export function RequestsScreen(props: {
     setSend({ kind: "sending", since: Date.now() });
     try {
       const result = await api.sendRequest(cleanSpec(spec));
-      setSend({ kind: "done", result });
+      setSend({ kind: "done", result, seq: ++sendSeq.current });
       setOrigin((o) => (o?.kind === "saved" ? o : { kind: "history", id: result.historyId }));
     } catch (e) {
       const err = e as IpcError;
-      setSend({ kind: "failed", error: err });
+      setSend({ kind: "failed", error: err, seq: ++sendSeq.current });
       if (err.code === "template" || err.code === "invalidInput" || err.code === "notFound") setPreviewError(err);
     } finally {
       sendingRef.current = false;

@@ -4,15 +4,15 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { IpcError, SendResult } from "../ipc/bindings";
 import { AlertIcon, SearchIcon, SendIcon, ShieldIcon, XIcon } from "../components/icons";
-import { formatBytes, formatDuration, prettyBody, splitMatches, statusClass } from "./model";
+import { errorText, formatBytes, formatDuration, prettyBody, splitMatches, statusClass } from "./model";
 
 const HIGHLIGHT_LIMIT = 512 * 1024;
 
 export type SendState =
   | { kind: "idle" }
   | { kind: "sending"; since: number }
-  | { kind: "done"; result: SendResult }
-  | { kind: "failed"; error: IpcError };
+  | { kind: "done"; result: SendResult; seq: number }
+  | { kind: "failed"; error: IpcError; seq: number };
 
 function Elapsed(props: { since: number }) {
   const [now, setNow] = useState(Date.now());
@@ -48,7 +48,7 @@ export function ResponseView(props: { state: SendState; searchRef: { current: HT
     );
   if (st.kind === "failed")
     return (
-      <section class="response" aria-label="Response" data-testid="response-error">
+      <section class="response" aria-label="Response" data-testid="response-error" data-seq={st.seq}>
         <div class="resp-status-line">
           <span class={`status-pill status-${st.error.code === "refused" ? "client" : "server"}`}>{failedLabel(st.error.code)}</span>
         </div>
@@ -57,13 +57,13 @@ export function ResponseView(props: { state: SendState; searchRef: { current: HT
             {st.error.code === "refused" ? <ShieldIcon size={16} /> : <AlertIcon size={16} />}
             <div>
               <strong>{failedTitle(st.error.code)}</strong>
-              <p>{st.error.message}</p>
+              <p>{errorText(st.error)}</p>
             </div>
           </div>
         </div>
       </section>
     );
-  return <ResponseDone result={st.result} searchRef={props.searchRef} />;
+  return <ResponseDone result={st.result} seq={st.seq} searchRef={props.searchRef} />;
 }
 
 function failedLabel(code: IpcError["code"]): string {
@@ -96,7 +96,7 @@ function failedTitle(code: IpcError["code"]): string {
   }
 }
 
-function ResponseDone(props: { result: SendResult; searchRef: { current: HTMLInputElement | null } }) {
+function ResponseDone(props: { result: SendResult; seq: number; searchRef: { current: HTMLInputElement | null } }) {
   const r = props.result;
   const [tab, setTab] = useState<"body" | "headers">("body");
   const [search, setSearch] = useState("");
@@ -129,7 +129,7 @@ function ResponseDone(props: { result: SendResult; searchRef: { current: HTMLInp
   };
 
   return (
-    <section class="response" aria-label="Response" data-testid="response">
+    <section class="response" aria-label="Response" data-testid="response" data-seq={props.seq}>
       <div class="resp-status-line">
         <span class={`status-pill status-${cls}`} data-testid="response-status">
           {r.status} {r.reason}

@@ -74,7 +74,8 @@ export function errorPlace(e: Pick<IpcError, "field">): ErrorPlace {
 
 /** The message without the field name Rust puts in front of it ("URL: template error…" → "Template error…"). */
 export function errorText(e: Pick<IpcError, "field" | "message">): string {
-  const m = e.message;
+  // A refusal is introduced by the screen ("Will not be sent"); the word is not repeated.
+  const m = e.message.replace(/^Refused: /, "").replace(/^./, (c) => c.toUpperCase());
   const f = e.field;
   if (f && m.toLowerCase().startsWith(`${f.toLowerCase()}: `)) {
     const t = m.slice(f.length + 2);
@@ -254,4 +255,11 @@ export function switchBody(b: Body, kind: Body["kind"]): Body {
 /** Same request? (to tell whether the composer has unsaved changes). */
 export function sameSpec(a: RequestSpec, b: RequestSpec): boolean {
   return JSON.stringify(cleanSpec(a)) === JSON.stringify(cleanSpec(b));
+}
+
+/** A URL template as path (what differs between requests) over host (what mostly does not). */
+export function splitUrl(url: string): { host: string; path: string } {
+  const rest = url.trim().replace(/^[a-z][a-z0-9+.-]*:\/\//i, "");
+  const i = rest.search(/[/?#]/);
+  return i < 0 ? { host: rest, path: "/" } : { host: rest.slice(0, i), path: rest.slice(i) };
 }
