@@ -253,7 +253,7 @@ describe("Requests screen", () => {
     await byId("tab-history").click();
     const item = browser.$('[data-testid="history-item"]');
     await item.waitForDisplayed({ timeout: 5000 });
-    assert.equal(await item.$('[data-testid="history-path"]').getText(), "/v1/invoices?limit=2");
+    assert.equal(await item.$('[data-testid="history-path"]').getProperty("textContent"), "/v1/invoices?limit=2");
     assert.equal(await item.$("button").getAttribute("title"), `${base}/v1/invoices?limit=2`);
     assert.equal(await item.$('[data-testid="history-status"]').getText(), "200");
     assert.ok((await item.$('[data-testid="history-secret"]').getText()).startsWith(SECRET));

@@ -11,6 +11,7 @@ import {
   formatBytes,
   formatDuration,
   groupByCollection,
+  jsonTokens,
   presentation,
   prettyBody,
   sameSpec,
@@ -147,4 +148,16 @@ describe("lists", () => {
     ["https://${env.host}/v1", { host: "${env.host}", path: "/v1" }],
     ["api.example", { host: "api.example", path: "/" }],
   ])("splitUrl %s", (url, want) => expect(splitUrl(url)).toEqual(want));
+});
+
+describe("jsonTokens", () => {
+  test("colours keys, strings, numbers and literals, and loses nothing", () => {
+    const text = '{\n  "a": "x\\"y",\n  "n": -1.5e3,\n  "ok": true,\n  "z": null\n}';
+    const toks = jsonTokens(text);
+    expect(toks.map((t) => t.s).join("")).toBe(text);
+    expect(toks.filter((t) => t.t === "key").map((t) => t.s)).toEqual(['"a"', '"n"', '"ok"', '"z"']);
+    expect(toks.filter((t) => t.t === "str").map((t) => t.s)).toEqual(['"x\\"y"']);
+    expect(toks.filter((t) => t.t === "num").map((t) => t.s)).toEqual(["-1.5e3"]);
+    expect(toks.filter((t) => t.t === "lit").map((t) => t.s)).toEqual(["true", "null"]);
+  });
 });

@@ -141,7 +141,7 @@ export function EnvironmentsDialog(props: {
               rows={draft.variables}
               onChange={(variables) => set({ variables })}
               label="Variable"
-              namePlaceholder="host"
+              namePlaceholder="Add a variable, e.g. host"
               valuePlaceholder="api.test.billing.example"
               noToggle
               idPrefix="e-var"

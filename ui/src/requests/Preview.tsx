@@ -79,13 +79,14 @@ export function PreviewPanel(props: {
         </button>
         <button
           type="button"
-          class="btn btn-xs"
+          class="icon-btn icon-btn-warn"
           onClick={props.onCopyRevealed}
           disabled={!p || props.blank}
-          title="Copy the real command from the keychain; the clipboard clears after 30 s"
+          title="Copy as curl with the real secrets… (asks first; the clipboard clears after 30 s)"
+          aria-label="Copy as curl with the real secrets"
           data-testid="copy-curl-secrets"
         >
-          <LockIcon size={13} /> Copy with secrets…
+          <LockIcon size={15} />
         </button>
       </header>
       <div class={`preview-body${props.stale ? " stale" : ""}`}>
@@ -102,28 +103,6 @@ export function PreviewPanel(props: {
                 </div>
               </div>
             )}
-            {p &&
-              (props.view === "http" ? (
-                <pre class="code-block wire-block" data-testid="preview-http">
-                  <span class="wire-method">{p.method}</span> <Redacted text={p.url} />
-                  {p.headers.map((h) => (
-                    <>
-                      {"\n"}
-                      <span class="wire-name">{h.name}:</span> <Redacted text={h.value} />
-                    </>
-                  ))}
-                  {p.body !== null && (
-                    <>
-                      {"\n\n"}
-                      <Redacted text={p.body} />
-                    </>
-                  )}
-                </pre>
-              ) : (
-                <pre class="code-block wire-block" data-testid="preview-curl">
-                  <Redacted text={p.curl} />
-                </pre>
-              ))}
             {p && (
               <div class="checks" aria-label="Pre-flight check">
                 <span class="label">Pre-flight check</span>
@@ -150,6 +129,28 @@ export function PreviewPanel(props: {
                 )}
               </div>
             )}
+            {p &&
+              (props.view === "http" ? (
+                <pre class="code-block wire-block" data-testid="preview-http">
+                  <span class="wire-method">{p.method}</span> <Redacted text={p.url} />
+                  {p.headers.map((h) => (
+                    <>
+                      {"\n"}
+                      <span class="wire-name">{h.name}:</span> <Redacted text={h.value} />
+                    </>
+                  ))}
+                  {p.body !== null && (
+                    <>
+                      {"\n\n"}
+                      <Redacted text={p.body} />
+                    </>
+                  )}
+                </pre>
+              ) : (
+                <pre class="code-block wire-block" data-testid="preview-curl">
+                  <Redacted text={p.curl} />
+                </pre>
+              ))}
           </>
         )}
       </div>

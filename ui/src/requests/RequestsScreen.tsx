@@ -443,8 +443,8 @@ export function RequestsScreen(props: {
                     rows={spec.query}
                     onChange={(query) => setSpec((s) => ({ ...s, query }))}
                     label="Query parameter"
-                    namePlaceholder="page"
-                    valuePlaceholder="2 or ${env.page}"
+                    namePlaceholder="Add a parameter"
+                    valuePlaceholder="Value, e.g. ${env.tenant}"
                     error={rowError("query")}
                     idPrefix="q"
                     testId="query-editor"
@@ -455,8 +455,8 @@ export function RequestsScreen(props: {
                     rows={spec.headers}
                     onChange={(headers) => setSpec((s) => ({ ...s, headers }))}
                     label="Header"
-                    namePlaceholder="X-Request-Id"
-                    valuePlaceholder="${uuid()}"
+                    namePlaceholder="Add a header"
+                    valuePlaceholder="Value, e.g. ${uuid()}"
                     error={rowError("headers")}
                     idPrefix="h"
                     testId="headers-editor"
@@ -636,7 +636,7 @@ function BodyEditor(props: { spec: RequestSpec; setSpec: (f: (s: RequestSpec) =>
         </>
       )}
       {b.kind === "form" && (
-        <KeyValueEditor rows={b.fields} onChange={(fields) => setBody({ kind: "form", fields })} label="Form field" namePlaceholder="grant_type" valuePlaceholder="client_credentials" error={props.error} idPrefix="f" />
+        <KeyValueEditor rows={b.fields} onChange={(fields) => setBody({ kind: "form", fields })} label="Form field" namePlaceholder="Add a field" valuePlaceholder="Value or template" error={props.error} idPrefix="f" />
       )}
     </div>
   );

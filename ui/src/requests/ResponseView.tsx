@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { IpcError, SendResult } from "../ipc/bindings";
 import { AlertIcon, SearchIcon, SendIcon, ShieldIcon, XIcon } from "../components/icons";
-import { errorText, formatBytes, formatDuration, prettyBody, splitMatches, statusClass } from "./model";
+import { errorText, formatBytes, formatDuration, jsonTokens, prettyBody, splitMatches, statusClass } from "./model";
 
 const HIGHLIGHT_LIMIT = 512 * 1024;
 
@@ -224,7 +224,9 @@ function ResponseDone(props: { result: SendResult; seq: number; searchRef: { cur
               <p class="muted resp-nobody">No body.</p>
             ) : (
               <pre class={`code-block resp-pre${body.json ? " json" : ""}`} ref={bodyRef} data-testid="response-body" tabIndex={0}>
-                {matches.parts.map((p, i) => (i % 2 === 1 ? <mark>{p}</mark> : p))}
+                {search || !body.json || body.text.length > HIGHLIGHT_LIMIT
+                  ? matches.parts.map((p, i) => (i % 2 === 1 ? <mark>{p}</mark> : p))
+                  : jsonTokens(body.text).map((t) => (t.t === "punct" ? t.s : <span class={`j-${t.t}`}>{t.s}</span>))}
               </pre>
             )}
           </div>

@@ -263,3 +263,23 @@ export function splitUrl(url: string): { host: string; path: string } {
   const i = rest.search(/[/?#]/);
   return i < 0 ? { host: rest, path: "/" } : { host: rest.slice(0, i), path: rest.slice(i) };
 }
+
+export type JsonToken = { t: "key" | "str" | "num" | "lit" | "punct"; s: string };
+
+/** Tokens of pretty-printed JSON for colouring: keys, strings, numbers, literals and the rest. */
+export function jsonTokens(text: string): JsonToken[] {
+  const out: JsonToken[] = [];
+  const re = /("(?:[^"\\]|\\.)*")(\s*:)?|(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|\b(true|false|null)\b/g;
+  let at = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (m.index > at) out.push({ t: "punct", s: text.slice(at, m.index) });
+    if (m[1] !== undefined) {
+      out.push({ t: m[2] ? "key" : "str", s: m[1] });
+      if (m[2]) out.push({ t: "punct", s: m[2] });
+    } else if (m[3] !== undefined) out.push({ t: "num", s: m[3] });
+    else out.push({ t: "lit", s: m[0] });
+    at = m.index + m[0].length;
+  }
+  if (at < text.length) out.push({ t: "punct", s: text.slice(at) });
+  return out;
+}
