@@ -100,9 +100,6 @@ pub async fn save_request(
 }
 
 #[tauri::command]
-pub async fn delete_saved_request(
-    app: State<'_, Shared>,
-    req: SecretRef,
-) -> Result<(), IpcError> {
+pub async fn delete_saved_request(app: State<'_, Shared>, req: SecretRef) -> Result<(), IpcError> {
     blocking(&app, |a| a.delete_saved_request(req)).await
 }
