@@ -137,6 +137,7 @@ before(async () => {
         res.writeHead(status, { "content-type": "application/json", "x-request-served-by": "e2e-loopback" });
         res.end(JSON.stringify(obj));
       };
+      if (req.url.startsWith("/anything")) return json(200, { method: req.method, headers: req.headers });
       if (req.url.startsWith("/v1/private")) return json(403, { error: "forbidden", message: "this key may not read private reports" });
       if (req.url.startsWith("/v1/invoices") && req.method === "POST") return json(201, { id: "inv_3", status: "draft" });
       if (req.url.startsWith("/v1/invoices"))
@@ -295,6 +296,18 @@ describe("Requests screen", () => {
     const why = await byId("refusal-explanation");
     await why.waitForDisplayed({ timeout: 3000 });
     assert.match(await why.getText(), /fingerprint/);
+  });
+
+  test("a server that echoes the key back: the window shows a placeholder and says so", async () => {
+    await setUrl(`${base}/anything`);
+    await previewShows("/anything");
+    await sendAndWait();
+    assert.match(await byId("response-status").getText(), /^200/);
+    assert.ok(seen[seen.length - 1].headers.authorization.endsWith(CANARY), "the server did get the key");
+    const body = await byId("response-body").getText();
+    assert.ok(body.includes(`"authorization": "Bearer [secret.${SECRET}]"`), body);
+    await browser.$('[data-testid="response-finding"][data-code="response-echoes-secret"]').waitForDisplayed({ timeout: 3000 });
+    assert.ok(!(await browser.getPageSource()).includes(CANARY), "the echoed value is not in the DOM");
   });
 
   test("save with Ctrl+S into a collection; copy as curl, redacted and with secrets", async () => {

@@ -4,6 +4,7 @@
 import type { HistoryEntry, SavedRequest } from "../ipc/bindings";
 import { ClockIcon, FolderIcon, TrashIcon } from "../components/icons";
 import { relativePast, shortFingerprint } from "../lib/format";
+import { moveSelection } from "../lib/keys";
 import { groupByCollection, historyOutcome, splitUrl, statusClass } from "./model";
 
 export function MethodTag(props: { method: string }) {
@@ -21,6 +22,17 @@ function UrlParts(props: { url: string }) {
       <span class="side-url mono">{u.host}</span>
     </>
   );
+}
+
+/** ↑/↓, Home and End move between the entries of the list, as in the Vault's list; Enter opens one. */
+function moveFocus(e: KeyboardEvent) {
+  const items = Array.from((e.currentTarget as HTMLElement).querySelectorAll<HTMLButtonElement>(".side-open"));
+  const i = items.indexOf(document.activeElement as HTMLButtonElement);
+  if (i < 0) return;
+  const next = moveSelection(i, e.key, items.length);
+  if (next === null) return;
+  e.preventDefault();
+  items[next]?.focus();
 }
 
 export function RequestList(props: {
@@ -52,7 +64,9 @@ export function RequestList(props: {
           {props.error}
         </p>
       )}
-      <div class="side-scroll">{props.tab === "saved" ? <Saved {...props} /> : <History {...props} />}</div>
+      <div class="side-scroll" onKeyDown={moveFocus}>
+        {props.tab === "saved" ? <Saved {...props} /> : <History {...props} />}
+      </div>
     </aside>
   );
 }

@@ -167,6 +167,17 @@ function ResponseDone(props: { result: SendResult; seq: number; searchRef: { cur
             </div>
           </div>
         )}
+        {r.findings
+          .filter((f) => f.code.startsWith("response-"))
+          .map((f) => (
+            <div class="callout callout-warn callout-icon" role="note" data-testid="response-finding" data-code={f.code}>
+              <ShieldIcon size={16} />
+              <div>
+                <strong>The server sent a secret back</strong>
+                <p>{sentenceCase(f.message)}</p>
+              </div>
+            </div>
+          ))}
         {r.droppedHeaders.length > 0 && (
           <div class="callout callout-muted callout-icon" role="note" data-testid="dropped-headers">
             <ShieldIcon size={16} />
