@@ -16,8 +16,10 @@ const HIDE_AFTER_SECONDS: u32 = 10;
 /// The desktop's commands over one profile's vault.
 pub struct App {
     vault: Result<Vault, IpcError>,
-    clipboard: ClipboardGuard,
+    pub(crate) clipboard: ClipboardGuard,
     home: PathBuf,
+    /// Drives outgoing requests; created on first send.
+    runtime: std::sync::OnceLock<tokio::runtime::Runtime>,
 }
 
 impl App {
@@ -35,6 +37,7 @@ impl App {
             vault,
             clipboard: ClipboardGuard::new(clipboard),
             home,
+            runtime: Default::default(),
         }
     }
 
@@ -45,16 +48,35 @@ impl App {
             vault: Ok(vault),
             clipboard: ClipboardGuard::new(clipboard),
             home,
+            runtime: Default::default(),
         }
     }
 
-    fn vault(&self) -> Result<&Vault, IpcError> {
+    pub(crate) fn runtime(&self) -> Result<&tokio::runtime::Runtime, IpcError> {
+        if let Some(rt) = self.runtime.get() {
+            return Ok(rt);
+        }
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("keywarden-http")
+            .enable_all()
+            .build()
+            .map_err(|e| IpcError {
+                code: ErrorCode::Internal,
+                message: format!("cannot start the HTTP runtime: {e}"),
+                field: None,
+            })?;
+        Ok(self.runtime.get_or_init(|| rt))
+    }
+
+    pub(crate) fn vault(&self) -> Result<&Vault, IpcError> {
         self.vault.as_ref().map_err(Clone::clone)
     }
 
     pub fn status(&self) -> VaultStatus {
-        let vault = match self.vault() {
-            Ok(v) => v,
+        let status = self.vault().and_then(|v| v.status().map_err(to_ipc));
+        let s = match status {
+            Ok(s) => s,
             Err(err) => {
                 return VaultStatus {
                     backend: BackendKind::Keychain,
@@ -69,54 +91,36 @@ impl App {
                 };
             }
         };
-        match vault.status() {
-            Ok(s) => {
-                let (health, message) = match s.health {
-                    VaultHealth::Ok => (Health::Ok, None),
-                    VaultHealth::Untested => (Health::Untested, None),
-                    VaultHealth::Failed(e @ (StoreError::Locked(_) | StoreError::VaultLocked)) => {
-                        (Health::Locked, Some(e.to_string()))
-                    }
-                    VaultHealth::Failed(e) => (Health::Unavailable, Some(e.to_string())),
-                };
-                VaultStatus {
-                    backend: match s.store.kind {
-                        StoreKind::File => BackendKind::File,
-                        _ => BackendKind::Keychain,
-                    },
-                    backend_label: s.store.label,
-                    persistent: s.store.persistent,
-                    location: s.store.location,
-                    health,
-                    message,
-                    secret_count: s.secret_count,
-                    pending_repairs: s.pending_repairs,
-                    data_dir: s.home.display().to_string(),
-                }
+        let (health, message) = match s.health {
+            VaultHealth::Ok => (Health::Ok, None),
+            VaultHealth::Untested => (Health::Untested, None),
+            VaultHealth::Failed(e @ (StoreError::Locked(_) | StoreError::VaultLocked)) => {
+                (Health::Locked, Some(e.to_string()))
             }
-            Err(err) => {
-                let err = to_ipc(err);
-                VaultStatus {
-                    backend: BackendKind::Keychain,
-                    backend_label: "unavailable".into(),
-                    persistent: false,
-                    location: String::new(),
-                    health: Health::Unavailable,
-                    message: Some(err.message),
-                    secret_count: 0,
-                    pending_repairs: 0,
-                    data_dir: self.home.display().to_string(),
-                }
-            }
+            VaultHealth::Failed(e) => (Health::Unavailable, Some(e.to_string())),
+        };
+        VaultStatus {
+            backend: match s.store.kind {
+                StoreKind::File => BackendKind::File,
+                _ => BackendKind::Keychain,
+            },
+            backend_label: s.store.label,
+            persistent: s.store.persistent,
+            location: s.store.location,
+            health,
+            message,
+            secret_count: s.secret_count,
+            pending_repairs: s.pending_repairs,
+            data_dir: s.home.display().to_string(),
         }
     }
 
     /// Runs the store's round-trip self-test now and reports the status.
     pub fn self_test(&self) -> VaultStatus {
-        if let Ok(v) = self.vault() {
-            if let Err(err) = v.self_test() {
-                tracing::warn!(error = %err, "secret store self-test failed");
-            }
+        if let Ok(v) = self.vault()
+            && let Err(err) = v.self_test()
+        {
+            tracing::warn!(error = %err, "secret store self-test failed");
         }
         self.status()
     }

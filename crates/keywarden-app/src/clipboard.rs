@@ -15,9 +15,12 @@ pub trait Clipboard: Send + Sync {
 
 /// Remembers a digest of what was copied (never the value) so that the clipboard is
 /// cleared later only if it still holds our value, not something the person copied since.
+/// The generation of the last copy and the SHA-256 of what it copied.
+type Copied = Option<(u64, [u8; 32])>;
+
 pub(crate) struct ClipboardGuard {
     clipboard: Arc<dyn Clipboard>,
-    copied: Arc<Mutex<Option<(u64, [u8; 32])>>>,
+    copied: Arc<Mutex<Copied>>,
     generation: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -49,14 +52,21 @@ impl ClipboardGuard {
             .spawn(move || {
                 std::thread::sleep(after);
                 let mut slot = lock(&copied);
-                if let Some((g, d)) = *slot {
-                    if g == generation {
-                        clear_if_ours(&*clipboard, &d);
-                        *slot = None;
-                    }
+                if let Some((g, d)) = *slot
+                    && g == generation
+                {
+                    clear_if_ours(&*clipboard, &d);
+                    *slot = None;
                 }
             })
             .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Copies text that holds no secret: no timer, and it cancels a pending clear.
+    pub fn copy_plain(&self, text: &str) -> Result<(), String> {
+        self.clipboard.set_text(text)?;
+        *lock(&self.copied) = None;
         Ok(())
     }
 
@@ -70,10 +80,10 @@ impl ClipboardGuard {
 
 fn clear_if_ours(clipboard: &dyn Clipboard, d: &[u8; 32]) {
     let current = clipboard.get_text();
-    if current.as_deref().map(digest).as_ref() == Some(d) {
-        if let Err(err) = clipboard.clear() {
-            tracing::warn!(error = %err, "could not clear the clipboard");
-        }
+    if current.as_deref().map(digest).as_ref() == Some(d)
+        && let Err(err) = clipboard.clear()
+    {
+        tracing::warn!(error = %err, "could not clear the clipboard");
     }
     if let Some(mut text) = current {
         zeroize::Zeroize::zeroize(&mut text);

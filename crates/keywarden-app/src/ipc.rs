@@ -246,6 +246,98 @@ pub struct ChooseBackend {
     pub passphrase: Option<Passphrase>,
 }
 
+pub use keywarden_request::store::{HistoryEntry, SavedRequest, UsedSecretRef};
+pub use keywarden_request::{
+    Body, EnvQueryParam, Environment, Finding, KeyProfile, KeyValue, Level, RequestSpec, Style,
+};
+
+/// A header as the window shows it: secret parts as `[secret.NAME]`.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderView {
+    pub name: String,
+    pub value: String,
+}
+
+/// A request rendered for display, without reading any secret value.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestPreview {
+    pub method: String,
+    pub url: String,
+    pub headers: Vec<HeaderView>,
+    pub body: Option<String>,
+    /// Pre-flight findings, most serious first.
+    pub findings: Vec<Finding>,
+    /// The secrets the request uses.
+    pub secrets: Vec<UsedSecretRef>,
+    /// The request as a redacted curl command.
+    pub curl: String,
+}
+
+/// What came back from a sent request.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SendResult {
+    pub status: u16,
+    pub reason: String,
+    pub version: String,
+    pub headers: Vec<HeaderView>,
+    /// The body as text (UTF-8, invalid bytes replaced).
+    pub body: String,
+    /// Whether the body was valid UTF-8.
+    pub body_is_text: bool,
+    pub body_bytes: u32,
+    pub truncated: bool,
+    pub duration_ms: f64,
+    pub findings: Vec<Finding>,
+    /// After a 401 or 403: the rules that may explain it.
+    pub explanation: Vec<String>,
+    /// Headers not sent to a redirect target on another origin.
+    pub dropped_headers: Vec<String>,
+    pub redirects: Vec<String>,
+    #[ts(type = "number")]
+    pub history_id: i64,
+}
+
+/// Copy a request as a curl command: redacted, or with real values when `reveal` is set.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyCurl {
+    pub spec: RequestSpec,
+    #[serde(default)]
+    pub reveal: bool,
+}
+
+/// The redacted curl command; the clipboard got the revealed one when asked.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CurlCopied {
+    pub redacted: String,
+    /// Set when the clipboard holds secret values: it is cleared after this many seconds.
+    pub clears_after_seconds: Option<u32>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct SaveRequest {
+    pub collection: String,
+    pub name: String,
+    pub spec: RequestSpec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct NameRef {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryQuery {
+    pub limit: u32,
+}
+
 /// The stable error shape every command returns.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq, thiserror::Error)]
 #[serde(rename_all = "camelCase")]
@@ -277,6 +369,13 @@ pub enum ErrorCode {
     WrongPassphrase,
     /// The keychain has no value for a secret the database knows.
     ValueMissing,
+    /// A template could not be parsed or rendered; the message names the position.
+    Template,
+    /// The request would send a secret somewhere it is not allowed to go.
+    Refused,
+    /// The request could not be sent (connection refused, TLS, DNS...).
+    SendFailed,
+    Timeout,
     Database,
     Internal,
 }
@@ -300,6 +399,26 @@ pub fn typescript_bindings() -> String {
         VaultStatus::decl(),
         Passphrase::decl(),
         ChooseBackend::decl(),
+        HeaderView::decl(),
+        RequestPreview::decl(),
+        SendResult::decl(),
+        CopyCurl::decl(),
+        CurlCopied::decl(),
+        SaveRequest::decl(),
+        NameRef::decl(),
+        HistoryQuery::decl(),
+        KeyProfile::decl(),
+        Style::decl(),
+        Environment::decl(),
+        EnvQueryParam::decl(),
+        RequestSpec::decl(),
+        KeyValue::decl(),
+        Body::decl(),
+        Finding::decl(),
+        Level::decl(),
+        HistoryEntry::decl(),
+        UsedSecretRef::decl(),
+        SavedRequest::decl(),
         IpcError::decl(),
         ErrorCode::decl(),
     ];

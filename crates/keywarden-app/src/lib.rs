@@ -7,6 +7,7 @@
 mod app;
 mod clipboard;
 pub mod ipc;
+mod requests;
 
 pub use app::{App, summary};
 pub use clipboard::{CLIPBOARD_CLEAR_AFTER, Clipboard};

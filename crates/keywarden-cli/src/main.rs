@@ -5,7 +5,9 @@
 //! standard input or a hidden prompt, never from arguments.
 
 mod cli;
+mod compose;
 mod input;
+mod run;
 mod secret;
 mod store;
 
@@ -52,6 +54,29 @@ impl From<keywarden_vault::VaultError> for Failure {
     }
 }
 
+impl From<keywarden_request::RequestError> for Failure {
+    fn from(err: keywarden_request::RequestError) -> Self {
+        use keywarden_request::RequestError as E;
+        use keywarden_template::ErrorKind as K;
+        match err {
+            E::Vault(v) => v.into(),
+            E::Template { ref source, .. }
+                if matches!(
+                    source.kind,
+                    K::DisabledSecret(_) | K::SecretUnavailable { .. }
+                ) =>
+            {
+                Self::failed(err)
+            }
+            E::Template { .. }
+            | E::Invalid { .. }
+            | E::UnknownProfile(_)
+            | E::UnknownEnvironment(_) => Self::usage(err),
+            other => Self::failed(other),
+        }
+    }
+}
+
 impl From<std::io::Error> for Failure {
     fn from(err: std::io::Error) -> Self {
         Self::failed(err)
@@ -93,6 +118,12 @@ fn run(args: cli::Cli) -> Outcome {
     let result = match args.command {
         cli::Command::Secret(cmd) => secret::run(cmd),
         cli::Command::Store(cmd) => store::run(cmd),
+        cli::Command::Render(args) => compose::render(args),
+        cli::Command::Send(args) => compose::send(args),
+        cli::Command::Run(args) => run::run(args),
+        cli::Command::Profile(cmd) => compose::profile(cmd),
+        cli::Command::Environment(cmd) => compose::environment(cmd),
+        cli::Command::History(args) => compose::history(args),
     };
     match result {
         // A closed pipe (`kw secret list | head -1`) is not a failure.

@@ -13,10 +13,10 @@ pub fn open(values: bool) -> Result<Vault, Failure> {
     if values && vault.backend() == Backend::File {
         vault.unlock(&input::passphrase(false)?)?;
     }
-    if let Ok(report) = vault.repair() {
-        if report != Default::default() {
-            tracing::info!(?report, "repaired interrupted operations");
-        }
+    if let Ok(report) = vault.repair()
+        && report != Default::default()
+    {
+        tracing::info!(?report, "repaired interrupted operations");
     }
     Ok(vault)
 }
@@ -129,7 +129,7 @@ fn list(search: Option<&str>, json: bool) -> Outcome {
             .iter()
             .map(|m| keywarden_app::summary(m, at))
             .collect();
-        serde_json::to_writer_pretty(&mut out, &summaries).map_err(|e| Failure::failed(e))?;
+        serde_json::to_writer_pretty(&mut out, &summaries).map_err(Failure::failed)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -218,7 +218,7 @@ fn history(name: &str, json: bool) -> Outcome {
                 })
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &rows).map_err(|e| Failure::failed(e))?;
+        serde_json::to_writer_pretty(&mut out, &rows).map_err(Failure::failed)?;
         writeln!(out)?;
         return Ok(());
     }
@@ -239,10 +239,7 @@ fn history(name: &str, json: bool) -> Outcome {
 }
 
 fn status(check: bool, json: bool) -> Outcome {
-    let vault = match Vault::open(&keywarden_vault::default_home()) {
-        Ok(v) => v,
-        Err(e) => return Err(e.into()),
-    };
+    let vault = Vault::open(&keywarden_vault::default_home())?;
     let needs_unlock = vault.backend() == Backend::File;
     let unlock_error = if needs_unlock {
         input::passphrase(false)
@@ -289,7 +286,7 @@ fn status(check: bool, json: bool) -> Outcome {
             "missingValues": missing.as_ref().map(|m| m.iter().map(|n| n.to_string()).collect::<Vec<_>>()),
             "dataDir": s.home.display().to_string(),
         });
-        serde_json::to_writer_pretty(&mut out, &v).map_err(|e| Failure::failed(e))?;
+        serde_json::to_writer_pretty(&mut out, &v).map_err(Failure::failed)?;
         writeln!(out)?;
     } else {
         writeln!(out, "Store:      {}", s.store.label)?;
@@ -312,10 +309,10 @@ fn status(check: bool, json: bool) -> Outcome {
                 .unwrap_or_default()
         )?;
         writeln!(out, "Secrets:    {}", s.secret_count)?;
-        if let Some(r) = &repair {
-            if *r != Default::default() {
-                writeln!(out, "Repaired:   {r:?}")?;
-            }
+        if let Some(r) = &repair
+            && *r != Default::default()
+        {
+            writeln!(out, "Repaired:   {r:?}")?;
         }
         writeln!(out, "Awaiting repair: {}", s.pending_repairs)?;
         match &missing {

@@ -7,10 +7,12 @@
 
 mod fingerprint;
 mod name;
+mod policy;
 mod secret;
 mod time;
 
 pub use fingerprint::{Fingerprint, FingerprintKey};
 pub use name::{EnvironmentName, HostPattern, NameError, SecretName, Tag};
+pub use policy::KeyPolicy;
 pub use secret::{SecretBytes, SecretValue, ValueError};
 pub use time::{Timestamp, now};

@@ -161,10 +161,10 @@ impl HostPattern {
         let Some((pat_host, pat_port)) = split_port(&self.0) else {
             return false;
         };
-        if let Some(pp) = pat_port {
-            if port.map(|p| p.to_string()) != Some(pp.to_owned()) {
-                return false;
-            }
+        if let Some(pp) = pat_port
+            && port.map(|p| p.to_string()) != Some(pp.to_owned())
+        {
+            return false;
         }
         let host = host.to_ascii_lowercase();
         match pat_host.strip_prefix("*.") {

@@ -25,15 +25,33 @@ fn rounds(label: &str, src: &str, resolver: &MapResolver) {
         rates.push(f64::from(N) / start.elapsed().as_secs_f64());
     }
     rates.sort_by(|a, b| a.total_cmp(b));
-    println!("{label:<48} best {:>10.0}/s   median {:>10.0}/s", rates[4], rates[2]);
+    println!(
+        "{label:<48} best {:>10.0}/s   median {:>10.0}/s",
+        rates[4], rates[2]
+    );
 }
 
 fn main() {
     let resolver = MapResolver::default()
-        .secret("billing_api", "kw_live_4f7Qm2Zr9XcVb1Nn8Lk3Jh6Gd5Sa0Pq_1a2B3c")
+        .secret(
+            "billing_api",
+            "kw_live_4f7Qm2Zr9XcVb1Nn8Lk3Jh6Gd5Sa0Pq_1a2B3c",
+        )
         .secret("haplo_key", "0123456789ABCDEF0123456789ABCDEF0123456789AB")
         .var("tenant", "acme");
-    rounds("Bearer ${secret.billing_api}", "Bearer ${secret.billing_api}", &resolver);
-    rounds("Key=${secret.billing_api}", "Key=${secret.billing_api}", &resolver);
-    rounds("${basic('haplo', secret.haplo_key)}", "${basic('haplo', secret.haplo_key)}", &resolver);
+    rounds(
+        "Bearer ${secret.billing_api}",
+        "Bearer ${secret.billing_api}",
+        &resolver,
+    );
+    rounds(
+        "Key=${secret.billing_api}",
+        "Key=${secret.billing_api}",
+        &resolver,
+    );
+    rounds(
+        "${basic('haplo', secret.haplo_key)}",
+        "${basic('haplo', secret.haplo_key)}",
+        &resolver,
+    );
 }

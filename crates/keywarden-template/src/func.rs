@@ -49,8 +49,12 @@ impl Func {
         match self {
             Func::Base64 => "base64(text) — standard Base64 with padding",
             Func::Base64Url => "base64url(text) — URL-safe Base64 without padding",
-            Func::Basic => "basic(user, password) — an HTTP Basic credential: `Basic base64(user:password)`",
-            Func::UrlEncode => "urlencode(text) — percent-encodes everything but A-Z a-z 0-9 - . _ ~",
+            Func::Basic => {
+                "basic(user, password) — an HTTP Basic credential: `Basic base64(user:password)`"
+            }
+            Func::UrlEncode => {
+                "urlencode(text) — percent-encodes everything but A-Z a-z 0-9 - . _ ~"
+            }
             Func::Jwt => {
                 "jwt(algorithm, key, claims_json[, lifetime_seconds]) — a signed JWT (HS256/384/512 with a secret, RS256/ES256 with a PEM private key); iat and exp are added when a lifetime is given"
             }
@@ -98,17 +102,24 @@ impl Func {
     /// Applies the function. Arguments and results may be secret: they are zeroized on drop.
     pub(crate) fn apply(self, args: &[Zeroizing<String>]) -> Result<Zeroizing<String>, ErrorKind> {
         let b64 = base64::engine::general_purpose::STANDARD;
-        let bad = |reason: &str| ErrorKind::BadArgument { function: self.name(), reason: reason.to_owned() };
+        let bad = |reason: &str| ErrorKind::BadArgument {
+            function: self.name(),
+            reason: reason.to_owned(),
+        };
         Ok(Zeroizing::new(match self {
             Func::Base64 => b64.encode(args[0].as_bytes()),
-            Func::Base64Url => base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(args[0].as_bytes()),
+            Func::Base64Url => {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(args[0].as_bytes())
+            }
             Func::Basic => {
                 let (user, password) = (&args[0], &args[1]);
                 if user.contains(':') {
                     return Err(bad("the user name may not contain `:` (RFC 7617)"));
                 }
                 if user.chars().chain(password.chars()).any(char::is_control) {
-                    return Err(bad("the user name and password may not contain control characters"));
+                    return Err(bad(
+                        "the user name and password may not contain control characters",
+                    ));
                 }
                 let pair = Zeroizing::new(format!("{}:{}", user.as_str(), password.as_str()));
                 format!("Basic {}", b64.encode(pair.as_bytes()))
@@ -147,7 +158,11 @@ fn jwt(args: &[Zeroizing<String>]) -> Result<Zeroizing<String>, String> {
         "HS512" => Algorithm::HS512,
         "RS256" => Algorithm::RS256,
         "ES256" => Algorithm::ES256,
-        other => return Err(format!("unsupported algorithm {other:?}; use HS256, HS384, HS512, RS256 or ES256")),
+        other => {
+            return Err(format!(
+                "unsupported algorithm {other:?}; use HS256, HS384, HS512, RS256 or ES256"
+            ));
+        }
     };
     let key = match alg {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
@@ -158,12 +173,15 @@ fn jwt(args: &[Zeroizing<String>]) -> Result<Zeroizing<String>, String> {
         }
         Algorithm::RS256 => EncodingKey::from_rsa_pem(args[1].as_bytes())
             .map_err(|_| "the key is not an RSA private key in PEM format".to_owned())?,
-        _ => EncodingKey::from_ec_pem(args[1].as_bytes())
-            .map_err(|_| "the key is not an EC P-256 private key in PEM (PKCS#8) format".to_owned())?,
+        _ => EncodingKey::from_ec_pem(args[1].as_bytes()).map_err(|_| {
+            "the key is not an EC P-256 private key in PEM (PKCS#8) format".to_owned()
+        })?,
     };
-    let mut claims: serde_json::Value =
-        serde_json::from_str(&args[2]).map_err(|e| format!("the claims are not valid JSON: {e}"))?;
-    let obj = claims.as_object_mut().ok_or("the claims must be a JSON object")?;
+    let mut claims: serde_json::Value = serde_json::from_str(&args[2])
+        .map_err(|e| format!("the claims are not valid JSON: {e}"))?;
+    let obj = claims
+        .as_object_mut()
+        .ok_or("the claims must be a JSON object")?;
     if let Some(lifetime) = args.get(3) {
         let secs: i64 = lifetime
             .trim()
@@ -186,7 +204,9 @@ fn distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
         }
         prev = cur;
     }

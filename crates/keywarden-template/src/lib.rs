@@ -25,7 +25,7 @@ mod render;
 pub use error::{ErrorKind, Position, TemplateError};
 pub use func::Func;
 pub use parse::{Expr, ExprKind, Part, Template};
-pub use render::{MapResolver, ResolveError, Rendered, Resolver};
+pub use render::{MapResolver, Rendered, ResolveError, Resolver};
 
 /// Largest template accepted (64 KiB).
 pub const MAX_TEMPLATE_BYTES: usize = 64 * 1024;

@@ -37,7 +37,10 @@ impl Template {
         if source.len() > MAX_TEMPLATE_BYTES {
             return Err(TemplateError::new(ErrorKind::TooLarge, source, 0));
         }
-        let mut p = Parser { src: source, pos: 0 };
+        let mut p = Parser {
+            src: source,
+            pos: 0,
+        };
         let mut parts = Vec::new();
         let mut text = String::new();
         while p.pos < source.len() {
@@ -60,11 +63,18 @@ impl Template {
                 match p.peek() {
                     Some('}') => p.pos += 1,
                     None => return Err(p.err_at(ErrorKind::Unterminated, open)),
-                    Some(_) => return Err(p.err(ErrorKind::Expected("`}` to close the expression".into()))),
+                    Some(_) => {
+                        return Err(
+                            p.err(ErrorKind::Expected("`}` to close the expression".into()))
+                        );
+                    }
                 }
                 parts.push(Part::Expr(expr));
             } else {
-                let next = rest.find('$').map(|i| if i == 0 { 1 } else { i }).unwrap_or(rest.len());
+                let next = rest
+                    .find('$')
+                    .map(|i| if i == 0 { 1 } else { i })
+                    .unwrap_or(rest.len());
                 text.push_str(&rest[..next]);
                 p.pos += next;
             }
@@ -72,7 +82,10 @@ impl Template {
         if !text.is_empty() {
             parts.push(Part::Text(text));
         }
-        Ok(Self { source: source.to_owned(), parts })
+        Ok(Self {
+            source: source.to_owned(),
+            parts,
+        })
     }
 
     pub fn source(&self) -> &str {
@@ -85,14 +98,25 @@ impl Template {
 
     /// Names of the secrets the template refers to, in order of first use.
     pub fn secret_names(&self) -> Vec<&str> {
-        let mut out = Vec::new();
-        fn walk<'a>(e: &'a Expr, out: &mut Vec<&'a str>) {
+        let mut out: Vec<&str> = Vec::new();
+        for (name, _) in self.secret_refs() {
+            if !out.contains(&name) {
+                out.push(name);
+            }
+        }
+        out
+    }
+
+    /// Every `${secret.NAME}` reference with the byte offset of its expression.
+    pub fn secret_refs(&self) -> Vec<(&str, usize)> {
+        fn walk<'a>(e: &'a Expr, out: &mut Vec<(&'a str, usize)>) {
             match &e.kind {
-                ExprKind::Secret(n) if !out.contains(&n.as_str()) => out.push(n),
+                ExprKind::Secret(n) => out.push((n, e.start)),
                 ExprKind::Call(_, args) => args.iter().for_each(|a| walk(a, out)),
                 _ => {}
             }
         }
+        let mut out = Vec::new();
         for part in &self.parts {
             if let Part::Expr(e) = part {
                 walk(e, &mut out);
@@ -163,12 +187,17 @@ impl<'a> Parser<'a> {
         };
         let kind = if c == '"' || c == '\'' {
             ExprKind::Str(self.string(c)?)
-        } else if c.is_ascii_digit() || (c == '-' && self.src[self.pos + 1..].starts_with(|d: char| d.is_ascii_digit())) {
+        } else if c.is_ascii_digit()
+            || (c == '-' && self.src[self.pos + 1..].starts_with(|d: char| d.is_ascii_digit()))
+        {
             self.pos += 1;
             self.take_while(|d| d.is_ascii_digit());
-            let n = self.src[start..self.pos]
-                .parse()
-                .map_err(|_| self.err_at(ErrorKind::Expected("a number that fits in 64 bits".into()), start))?;
+            let n = self.src[start..self.pos].parse().map_err(|_| {
+                self.err_at(
+                    ErrorKind::Expected("a number that fits in 64 bits".into()),
+                    start,
+                )
+            })?;
             ExprKind::Int(n)
         } else if is_ident_start(c) {
             let word = self.take_while(is_ident);
@@ -178,18 +207,28 @@ impl<'a> Parser<'a> {
                     let name_at = self.pos;
                     let name = self.take_while(|c| is_ident(c) || c == '-');
                     if name.is_empty() {
-                        return Err(self.err_at(ErrorKind::Expected(format!("a name after `{word}.`")), name_at));
+                        return Err(self.err_at(
+                            ErrorKind::Expected(format!("a name after `{word}.`")),
+                            name_at,
+                        ));
                     }
                     match word {
                         "secret" => ExprKind::Secret(name.to_owned()),
                         "env" => ExprKind::Env(name.to_owned()),
-                        _ => return Err(self.err_at(ErrorKind::UnknownNamespace(word.to_owned()), start)),
+                        _ => {
+                            return Err(
+                                self.err_at(ErrorKind::UnknownNamespace(word.to_owned()), start)
+                            );
+                        }
                     }
                 }
                 Some('(') => {
                     let func = Func::lookup(word).ok_or_else(|| {
                         self.err_at(
-                            ErrorKind::UnknownFunction { name: word.to_owned(), suggestion: Func::suggest(word) },
+                            ErrorKind::UnknownFunction {
+                                name: word.to_owned(),
+                                suggestion: Func::suggest(word),
+                            },
                             start,
                         )
                     })?;
@@ -201,7 +240,11 @@ impl<'a> Parser<'a> {
                     let (min, max) = func.arity();
                     if args.len() < min || args.len() > max {
                         return Err(self.err_at(
-                            ErrorKind::Arity { function: func.name(), expected: func.arity_text(), found: args.len() },
+                            ErrorKind::Arity {
+                                function: func.name(),
+                                expected: func.arity_text(),
+                                found: args.len(),
+                            },
                             start,
                         ));
                     }
@@ -214,7 +257,11 @@ impl<'a> Parser<'a> {
                 "`secret.NAME`, `env.NAME`, a function call, a quoted string or a number".into(),
             )));
         };
-        Ok(Expr { kind, start, end: self.pos })
+        Ok(Expr {
+            kind,
+            start,
+            end: self.pos,
+        })
     }
 
     fn args(&mut self, depth: usize) -> Result<Vec<Expr>, TemplateError> {
@@ -233,8 +280,16 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     return Ok(args);
                 }
-                None => return Err(self.err(ErrorKind::Expected("`)` to close the argument list".into()))),
-                Some(_) => return Err(self.err(ErrorKind::Expected("`,` or `)` after an argument".into()))),
+                None => {
+                    return Err(
+                        self.err(ErrorKind::Expected("`)` to close the argument list".into()))
+                    );
+                }
+                Some(_) => {
+                    return Err(
+                        self.err(ErrorKind::Expected("`,` or `)` after an argument".into()))
+                    );
+                }
             }
         }
     }
@@ -262,7 +317,9 @@ impl<'a> Parser<'a> {
                         '\\' | '"' | '\'' => e,
                         _ => {
                             return Err(self.err_at(
-                                ErrorKind::Expected("an escape: \\n, \\t, \\r, \\\\, \\\" or \\'".into()),
+                                ErrorKind::Expected(
+                                    "an escape: \\n, \\t, \\r, \\\\, \\\" or \\'".into(),
+                                ),
                                 self.pos - e.len_utf8() - 1,
                             ));
                         }

@@ -47,10 +47,16 @@ impl MapResolver {
 
 impl Resolver for MapResolver {
     fn secret(&mut self, name: &str) -> Result<SecretValue, ResolveError> {
-        self.secrets.get(name).cloned().ok_or(ResolveError::UnknownSecret)
+        self.secrets
+            .get(name)
+            .cloned()
+            .ok_or(ResolveError::UnknownSecret)
     }
     fn env(&mut self, name: &str) -> Result<String, ResolveError> {
-        self.env.get(name).cloned().ok_or(ResolveError::UnknownVariable)
+        self.env
+            .get(name)
+            .cloned()
+            .ok_or(ResolveError::UnknownVariable)
     }
 }
 
@@ -87,7 +93,9 @@ impl Rendered {
 
 impl fmt::Debug for Rendered {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rendered").field("preview", &self.preview).finish_non_exhaustive()
+        f.debug_struct("Rendered")
+            .field("preview", &self.preview)
+            .finish_non_exhaustive()
     }
 }
 
@@ -105,7 +113,11 @@ struct Val {
 impl Template {
     /// Renders the template. Each secret is asked of the resolver once per render.
     pub fn render(&self, resolver: &mut dyn Resolver) -> Result<Rendered, TemplateError> {
-        let mut out = Rendered { text: Zeroizing::new(String::new()), preview: String::new(), secrets: Vec::new() };
+        let mut out = Rendered {
+            text: Zeroizing::new(String::new()),
+            preview: String::new(),
+            secrets: Vec::new(),
+        };
         let mut cache: Vec<(&str, SecretValue)> = Vec::new();
         for part in self.parts() {
             match part {
@@ -126,7 +138,11 @@ impl Template {
                 }
             }
             if out.text.len() > MAX_OUTPUT_BYTES {
-                return Err(TemplateError::new(ErrorKind::OutputTooLarge, self.source(), 0));
+                return Err(TemplateError::new(
+                    ErrorKind::OutputTooLarge,
+                    self.source(),
+                    0,
+                ));
             }
         }
         Ok(out)
@@ -170,10 +186,19 @@ impl Template {
     ) -> Result<Val, TemplateError> {
         let err = |kind| TemplateError::new(kind, self.source(), e.start);
         Ok(match &e.kind {
-            ExprKind::Str(s) => Val { text: Zeroizing::new(s.clone()), secret: false },
-            ExprKind::Int(n) => Val { text: Zeroizing::new(n.to_string()), secret: false },
+            ExprKind::Str(s) => Val {
+                text: Zeroizing::new(s.clone()),
+                secret: false,
+            },
+            ExprKind::Int(n) => Val {
+                text: Zeroizing::new(n.to_string()),
+                secret: false,
+            },
             ExprKind::Env(name) => match resolver.env(name) {
-                Ok(v) => Val { text: Zeroizing::new(v), secret: false },
+                Ok(v) => Val {
+                    text: Zeroizing::new(v),
+                    secret: false,
+                },
                 Err(_) => return Err(err(ErrorKind::UnknownVariable(name.clone()))),
             },
             ExprKind::Secret(name) => {
@@ -182,12 +207,19 @@ impl Template {
                     None => {
                         let v = resolver.secret(name).map_err(|r| {
                             err(match r {
-                                ResolveError::UnknownSecret => ErrorKind::UnknownSecret(name.clone()),
-                                ResolveError::DisabledSecret => ErrorKind::DisabledSecret(name.clone()),
-                                ResolveError::UnknownVariable => ErrorKind::UnknownSecret(name.clone()),
-                                ResolveError::Unavailable(reason) => {
-                                    ErrorKind::SecretUnavailable { name: name.clone(), reason }
+                                ResolveError::UnknownSecret => {
+                                    ErrorKind::UnknownSecret(name.clone())
                                 }
+                                ResolveError::DisabledSecret => {
+                                    ErrorKind::DisabledSecret(name.clone())
+                                }
+                                ResolveError::UnknownVariable => {
+                                    ErrorKind::UnknownSecret(name.clone())
+                                }
+                                ResolveError::Unavailable(reason) => ErrorKind::SecretUnavailable {
+                                    name: name.clone(),
+                                    reason,
+                                },
                             })
                         })?;
                         cache.push((name, v.clone()));
@@ -197,7 +229,10 @@ impl Template {
                         v
                     }
                 };
-                Val { text: Zeroizing::new(value.expose().to_owned()), secret: true }
+                Val {
+                    text: Zeroizing::new(value.expose().to_owned()),
+                    secret: true,
+                }
             }
             ExprKind::Call(func, args) => {
                 let mut texts = Vec::with_capacity(args.len());

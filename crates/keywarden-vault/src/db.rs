@@ -6,7 +6,10 @@ use rusqlite::{Connection, OpenFlags};
 
 /// Numbered migrations, applied in order. Only ever append to this list; never edit
 /// a migration that has shipped.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_vault.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_vault.sql"),
+    include_str!("migrations/0002_requests.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
@@ -35,10 +38,10 @@ pub enum DbError {
 
 impl From<rusqlite::Error> for DbError {
     fn from(e: rusqlite::Error) -> Self {
-        if let rusqlite::Error::SqliteFailure(f, _) = &e {
-            if f.code == rusqlite::ErrorCode::DiskFull {
-                return DbError::DiskFull;
-            }
+        if let rusqlite::Error::SqliteFailure(f, _) = &e
+            && f.code == rusqlite::ErrorCode::DiskFull
+        {
+            return DbError::DiskFull;
         }
         DbError::Sqlite(e.to_string())
     }
@@ -52,18 +55,18 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// version is refused with nothing written to it.
 pub fn open(path: &Path) -> Result<Connection, DbError> {
     let shown = path.display().to_string();
-    if let Ok(meta) = std::fs::metadata(path) {
-        if meta.len() > 0 {
-            let mut head = [0u8; 16];
-            let read = std::fs::File::open(path)
-                .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
-                .is_ok();
-            if !read || &head != SQLITE_MAGIC {
-                return Err(DbError::Corrupt {
-                    path: shown,
-                    detail: "not an SQLite file".into(),
-                });
-            }
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.len() > 0
+    {
+        let mut head = [0u8; 16];
+        let read = std::fs::File::open(path)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok();
+        if !read || &head != SQLITE_MAGIC {
+            return Err(DbError::Corrupt {
+                path: shown,
+                detail: "not an SQLite file".into(),
+            });
         }
     }
     if let Some(dir) = path.parent() {

@@ -18,9 +18,9 @@ const ENVELOPE_PREFIX: &str = "kw1:";
 /// Windows Credential Manager keeps at most 2,560 bytes per credential, and
 /// `keyring` stores the password as UTF-16: 1,280 characters of envelope.
 #[cfg(target_os = "windows")]
-const MAX_ENVELOPE_CHARS: usize = 1280;
+const MAX_ENVELOPE_CHARS: Option<usize> = Some(1280);
 #[cfg(not(target_os = "windows"))]
-const MAX_ENVELOPE_CHARS: usize = usize::MAX;
+const MAX_ENVELOPE_CHARS: Option<usize> = None;
 
 pub struct KeychainStore {
     service: String,
@@ -45,10 +45,13 @@ impl KeychainStore {
 
 /// The largest raw value whose envelope fits the platform limit.
 fn max_value_bytes() -> usize {
-    if MAX_ENVELOPE_CHARS == usize::MAX {
-        SecretValue::MAX_BYTES
-    } else {
-        ((MAX_ENVELOPE_CHARS - ENVELOPE_PREFIX.len()) / 4 * 3).min(SecretValue::MAX_BYTES)
+    max_value_bytes_for(MAX_ENVELOPE_CHARS)
+}
+
+fn max_value_bytes_for(limit: Option<usize>) -> usize {
+    match limit {
+        None => SecretValue::MAX_BYTES,
+        Some(chars) => ((chars - ENVELOPE_PREFIX.len()) / 4 * 3).min(SecretValue::MAX_BYTES),
     }
 }
 
@@ -206,12 +209,13 @@ mod tests {
     }
 
     #[test]
-    fn limit_fits_the_envelope() {
-        let max = max_value_bytes();
-        assert!(max <= SecretValue::MAX_BYTES);
-        if MAX_ENVELOPE_CHARS != usize::MAX {
-            let v = SecretValue::new("x".repeat(max)).unwrap();
-            assert!(wrap(&v).len() <= MAX_ENVELOPE_CHARS);
-        }
+    fn the_windows_limit_fits_the_envelope() {
+        // Credential Manager: 2,560 bytes, stored as UTF-16.
+        let max = max_value_bytes_for(Some(1280));
+        assert_eq!(max, 957);
+        assert!(wrap(&SecretValue::new("x".repeat(max)).unwrap()).len() <= 1280);
+        assert!(wrap(&SecretValue::new("x".repeat(max + 1)).unwrap()).len() > 1280);
+        assert_eq!(max_value_bytes_for(None), SecretValue::MAX_BYTES);
+        assert!(max_value_bytes() <= SecretValue::MAX_BYTES);
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use keywarden_core::{
-    EnvironmentName, Fingerprint, FingerprintKey, HostPattern, SecretBytes, SecretName,
+    EnvironmentName, Fingerprint, FingerprintKey, HostPattern, KeyPolicy, SecretBytes, SecretName,
     SecretValue, Tag, Timestamp, now,
 };
 use rusqlite::{Connection, OptionalExtension, params};
@@ -98,6 +98,8 @@ pub struct SecretMeta {
     pub fingerprint: Fingerprint,
     /// 1 + number of rotations.
     pub version: u32,
+    /// The administrator's policy for the key this secret holds, when known.
+    pub key_policy: Option<KeyPolicy>,
 }
 
 impl SecretMeta {
@@ -181,13 +183,13 @@ impl SecretFields {
                 hosts.push(host);
             }
         }
-        if let Some(t) = expires_at {
-            if !(0..=253_402_300_799).contains(&t) {
-                return Err(VaultError::invalid(
-                    "expiresAt",
-                    "the expiry date is out of range",
-                ));
-            }
+        if let Some(t) = expires_at
+            && !(0..=253_402_300_799).contains(&t)
+        {
+            return Err(VaultError::invalid(
+                "expiresAt",
+                "the expiry date is out of range",
+            ));
         }
         Ok(Self {
             name,
@@ -385,10 +387,10 @@ impl Vault {
             )?
         };
         let mut health = lock(&self.health).clone();
-        if let Some(file) = self.file() {
-            if !file.is_unlocked() {
-                health = Health::Failed(StoreError::VaultLocked);
-            }
+        if let Some(file) = self.file()
+            && !file.is_unlocked()
+        {
+            health = Health::Failed(StoreError::VaultLocked);
         }
         Ok(Status {
             store: self.store().info(),
@@ -412,7 +414,7 @@ impl Vault {
         let db = lock(&self.db);
         let mut stmt = db.prepare_cached(
             "SELECT id, name, description, tags, environment, enabled, allowed_hosts, created_at, updated_at,
-                    last_used_at, expires_at, fingerprint, version
+                    last_used_at, expires_at, fingerprint, version, key_policy
              FROM secrets
              WHERE state IN ('active', 'replacing')
                AND (?1 IS NULL OR name LIKE ?1 ESCAPE '\\' OR description LIKE ?1 ESCAPE '\\'
@@ -467,10 +469,10 @@ impl Vault {
                     fp.as_str()
                 ],
             );
-            if let Err(rusqlite::Error::SqliteFailure(f, _)) = &inserted {
-                if f.code == rusqlite::ErrorCode::ConstraintViolation {
-                    return Err(VaultError::NameTaken(fields.name.to_string()));
-                }
+            if let Err(rusqlite::Error::SqliteFailure(f, _)) = &inserted
+                && f.code == rusqlite::ErrorCode::ConstraintViolation
+            {
+                return Err(VaultError::NameTaken(fields.name.to_string()));
             }
             inserted?;
             tx.execute(
@@ -509,10 +511,10 @@ impl Vault {
         let current = self.find(id)?;
         {
             let db = lock(&self.db);
-            if let Some(other) = find_in(&db, fields.name.as_str())? {
-                if other.id != current.id {
-                    return Err(VaultError::NameTaken(fields.name.to_string()));
-                }
+            if let Some(other) = find_in(&db, fields.name.as_str())?
+                && other.id != current.id
+            {
+                return Err(VaultError::NameTaken(fields.name.to_string()));
             }
             db.execute(
                 "UPDATE secrets SET name = ?2, description = ?3, tags = ?4, environment = ?5, expires_at = ?6,
@@ -623,6 +625,27 @@ impl Vault {
             )?;
         }
         Ok((meta, value))
+    }
+
+    /// Attaches (or removes) the administrator's policy for the key this secret holds.
+    pub fn set_key_policy(
+        &self,
+        id: &str,
+        policy: Option<&KeyPolicy>,
+    ) -> Result<SecretMeta, VaultError> {
+        let current = self.find(id)?;
+        let json = policy.map(|p| serde_json::to_string(p).unwrap_or_default());
+        lock(&self.db).execute(
+            "UPDATE secrets SET key_policy = ?2 WHERE id = ?1",
+            params![current.id, json],
+        )?;
+        self.find(&current.id)
+    }
+
+    /// Runs `f` on the local database connection (profiles, environments, history).
+    /// Never hold the connection across a secret-store call.
+    pub fn with_db<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        f(&mut lock(&self.db))
     }
 
     pub fn versions(&self, id: &str) -> Result<Vec<ValueVersion>, VaultError> {
@@ -881,7 +904,7 @@ fn finish_rotation(db: &mut Connection, id: &str, fp: &Fingerprint) -> Result<()
 fn find_in(db: &Connection, id_or_name: &str) -> Result<Option<SecretMeta>, VaultError> {
     let mut stmt = db.prepare_cached(
         "SELECT id, name, description, tags, environment, enabled, allowed_hosts, created_at, updated_at,
-                last_used_at, expires_at, fingerprint, version
+                last_used_at, expires_at, fingerprint, version, key_policy
          FROM secrets WHERE (id = ?1 OR name = ?1) AND state IN ('active', 'replacing')",
     )?;
     Ok(stmt.query_row([id_or_name], row_to_meta).optional()?)
@@ -931,5 +954,9 @@ fn row_to_meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<SecretMeta> {
         expires_at: r.get(10)?,
         fingerprint: fingerprint_col(r, 11)?,
         version: r.get(12)?,
+        key_policy: {
+            let p: Option<String> = r.get(13)?;
+            p.and_then(|p| serde_json::from_str(&p).ok())
+        },
     })
 }

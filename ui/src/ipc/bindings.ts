@@ -81,6 +81,114 @@ export type ChooseBackend = { backend: BackendKind,
  */
 passphrase: Passphrase | null, };
 
+export type HeaderView = { name: string, value: string, };
+
+export type RequestPreview = { method: string, url: string, headers: Array<HeaderView>, body: string | null, 
+/**
+ * Pre-flight findings, most serious first.
+ */
+findings: Array<Finding>, 
+/**
+ * The secrets the request uses.
+ */
+secrets: Array<UsedSecretRef>, 
+/**
+ * The request as a redacted curl command.
+ */
+curl: string, };
+
+export type SendResult = { status: number, reason: string, version: string, headers: Array<HeaderView>, 
+/**
+ * The body as text (UTF-8, invalid bytes replaced).
+ */
+body: string, 
+/**
+ * Whether the body was valid UTF-8.
+ */
+bodyIsText: boolean, bodyBytes: number, truncated: boolean, durationMs: number, findings: Array<Finding>, 
+/**
+ * After a 401 or 403: the rules that may explain it.
+ */
+explanation: Array<string>, 
+/**
+ * Headers not sent to a redirect target on another origin.
+ */
+droppedHeaders: Array<string>, redirects: Array<string>, historyId: number, };
+
+export type CopyCurl = { spec: RequestSpec, reveal: boolean, };
+
+export type CurlCopied = { redacted: string, 
+/**
+ * Set when the clipboard holds secret values: it is cleared after this many seconds.
+ */
+clearsAfterSeconds: number | null, };
+
+export type SaveRequest = { collection: string, name: string, spec: RequestSpec, };
+
+export type NameRef = { name: string, };
+
+export type HistoryQuery = { limit: number, };
+
+export type KeyProfile = { name: string, description: string, 
+/**
+ * The vault secret that holds the key.
+ */
+secret: string, style: Style, 
+/**
+ * Hosts the key may be sent to. Empty: any host (the secret's own allowed hosts still apply).
+ */
+allowedHosts: Array<string>, 
+/**
+ * Refuse to send the key over plain HTTP.
+ */
+httpsOnly: boolean, };
+
+export type Style = { "kind": "bearer" } | { "kind": "keyEquals" } | { "kind": "basic", user: string, } | { "kind": "header", name: string, template: string, } | { "kind": "apiToken", header: string, } | { "kind": "jwt", algorithm: string, 
+/**
+ * Claims as a JSON template, e.g. `{"sub": "${env.client_id}"}`.
+ */
+claims: string, lifetimeSeconds: number | null, header: string | null, scheme: string | null, } | { "kind": "query", param: string, };
+
+export type Environment = { name: string, variables: { [key in string]?: string }, queryParam: EnvQueryParam | null, 
+/**
+ * Whether this environment is production (a non-production key sent here is flagged).
+ */
+production: boolean, };
+
+export type EnvQueryParam = { name: string, value: string, };
+
+export type RequestSpec = { method: string, 
+/**
+ * A template: `https://${env.host}/v1/items`.
+ */
+url: string, query: Array<KeyValue>, headers: Array<KeyValue>, body: Body, 
+/**
+ * A key profile by name.
+ */
+profile: string | null, 
+/**
+ * An environment by name.
+ */
+environment: string | null, };
+
+export type KeyValue = { name: string, value: string, enabled: boolean, };
+
+export type Body = { "kind": "none" } | { "kind": "json", template: string, } | { "kind": "form", fields: Array<KeyValue>, } | { "kind": "raw", contentType: string, template: string, };
+
+export type Finding = { level: Level, 
+/**
+ * Stable identifier, e.g. `read-only-key`.
+ */
+code: string, message: string, };
+
+export type Level = "info" | "warning" | "danger";
+
+export type HistoryEntry = { id: number, sentAt: number, spec: RequestSpec, secrets: Array<UsedSecretRef>, status: number | null, error: string | null, durationMs: number | null, responseBytes: number | null, };
+
+export type UsedSecretRef = { name: string, fingerprint: string, };
+
+export type SavedRequest = { id: string, collection: string, name: string, spec: RequestSpec, };
+
 export type IpcError = { code: ErrorCode, 
 /**
  * A sentence for the person: what happened and what to do next. Never contains a secret.
@@ -91,4 +199,4 @@ message: string,
  */
 field: string | null, };
 
-export type ErrorCode = "invalidInput" | "notFound" | "conflict" | "disabled" | "tooLarge" | "keychainUnavailable" | "keychainLocked" | "keychainTimeout" | "vaultLocked" | "wrongPassphrase" | "valueMissing" | "database" | "internal";
+export type ErrorCode = "invalidInput" | "notFound" | "conflict" | "disabled" | "tooLarge" | "keychainUnavailable" | "keychainLocked" | "keychainTimeout" | "vaultLocked" | "wrongPassphrase" | "valueMissing" | "template" | "refused" | "sendFailed" | "timeout" | "database" | "internal";

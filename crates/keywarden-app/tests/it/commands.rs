@@ -5,7 +5,7 @@ use keywarden_app::{App, Clipboard};
 use keywarden_vault::{MemoryStore, StoreError, Vault};
 
 #[derive(Default)]
-struct FakeClipboard(Mutex<Option<String>>);
+pub struct FakeClipboard(Mutex<Option<String>>);
 
 impl Clipboard for FakeClipboard {
     fn set_text(&self, text: &str) -> Result<(), String> {

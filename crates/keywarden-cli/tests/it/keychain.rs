@@ -26,12 +26,18 @@ fn a_secret_set_through_kw_is_in_the_keychain_and_gone_after_rm() {
     let service = kw.service();
 
     // An independent client (libsecret's secret-tool) finds the entry and its value.
+    let id = kw.list_json()[0]["id"].as_str().unwrap().to_owned();
     let found = secret_tool_search(&service);
     assert!(found.contains(&format!("service = {service}")), "{found}");
-    let stored = found
-        .lines()
-        .find_map(|l| l.strip_prefix("secret = "))
-        .expect("secret-tool shows the secret");
+    assert!(
+        found.contains(&format!("attribute.username = {id}")),
+        "{found}"
+    );
+    let lookup = std::process::Command::new("secret-tool")
+        .args(["lookup", "service", &service, "username", &id])
+        .output()
+        .unwrap();
+    let stored = String::from_utf8(lookup.stdout).unwrap();
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(stored.trim_start_matches("kw1:"))
         .unwrap();
@@ -49,8 +55,6 @@ fn a_secret_set_through_kw_is_in_the_keychain_and_gone_after_rm() {
     assert!(r.stderr.contains("disabled"), "{}", r.stderr);
     kw.ok(&["secret", "enable", "ss_roundtrip"], b"");
 
-    let id = kw.list_json()[0]["id"].as_str().unwrap().to_owned();
-    assert!(found.contains(&format!("username = {id}")), "{found}");
     kw.ok(&["secret", "rm", "ss_roundtrip"], b"");
     let after = secret_tool_search(&service);
     assert!(

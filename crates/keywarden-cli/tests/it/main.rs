@@ -8,5 +8,6 @@ mod harness;
 
 mod canary;
 mod cli;
+mod compose;
 mod file_vault;
 mod keychain;

@@ -22,7 +22,10 @@ fn errors_name_position_and_reason() {
 fn disabled_and_unavailable_secrets() {
     struct R;
     impl keywarden_template::Resolver for R {
-        fn secret(&mut self, name: &str) -> Result<keywarden_core::SecretValue, keywarden_template::ResolveError> {
+        fn secret(
+            &mut self,
+            name: &str,
+        ) -> Result<keywarden_core::SecretValue, keywarden_template::ResolveError> {
             Err(if name == "off" {
                 keywarden_template::ResolveError::DisabledSecret
             } else {
@@ -42,7 +45,11 @@ fn disabled_and_unavailable_secrets() {
 #[test]
 fn caps() {
     let deep = format!("${{{}'x'{}}}", "base64(".repeat(17), ")".repeat(17));
-    assert!(error(&deep).contains("nested more than 16 deep"), "{}", error(&deep));
+    assert!(
+        error(&deep).contains("nested more than 16 deep"),
+        "{}",
+        error(&deep)
+    );
     let ok = format!("${{{}'x'{}}}", "base64(".repeat(16), ")".repeat(16));
     assert!(keywarden_template::Template::parse(&ok).is_ok());
     let big = "x".repeat(keywarden_template::MAX_TEMPLATE_BYTES + 1);

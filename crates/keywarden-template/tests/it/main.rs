@@ -17,12 +17,21 @@ pub fn resolver() -> MapResolver {
 }
 
 pub fn render(src: &str) -> String {
-    Template::parse(src).unwrap().render(&mut resolver()).unwrap().expose().to_owned()
+    Template::parse(src)
+        .unwrap()
+        .render(&mut resolver())
+        .unwrap()
+        .expose()
+        .to_owned()
 }
 
 pub fn error(src: &str) -> String {
     match Template::parse(src) {
         Err(e) => e.to_string(),
-        Ok(t) => t.render(&mut resolver()).map(|r| r.expose().to_owned()).unwrap_err().to_string(),
+        Ok(t) => t
+            .render(&mut resolver())
+            .map(|r| r.expose().to_owned())
+            .unwrap_err()
+            .to_string(),
     }
 }

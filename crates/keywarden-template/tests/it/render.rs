@@ -4,12 +4,21 @@ use crate::{render, resolver};
 
 #[test]
 fn the_seed_headers_render_exactly() {
-    assert_eq!(render("Bearer ${secret.billing_api}"), "Bearer sk_live_abc123");
+    assert_eq!(
+        render("Bearer ${secret.billing_api}"),
+        "Bearer sk_live_abc123"
+    );
     assert_eq!(render("Key=${secret.billing_api}"), "Key=sk_live_abc123");
     assert_eq!(render("${secret.billing_api}"), "sk_live_abc123");
     assert_eq!(render("${ secret.billing_api }"), "sk_live_abc123");
-    assert_eq!(render("${basic('haplo', secret.haplo_key)}"), "Basic aGFwbG86MDEyMzQ1Njc4OUFCQ0RFRg==");
-    assert_eq!(render("/v1/${env.tenant}?_profile=${env.profile}"), "/v1/acme?_profile=Test");
+    assert_eq!(
+        render("${basic('haplo', secret.haplo_key)}"),
+        "Basic aGFwbG86MDEyMzQ1Njc4OUFCQ0RFRg=="
+    );
+    assert_eq!(
+        render("/v1/${env.tenant}?_profile=${env.profile}"),
+        "/v1/acme?_profile=Test"
+    );
 }
 
 #[test]
@@ -23,12 +32,17 @@ fn literals_and_escapes() {
 
 #[test]
 fn previews_show_where_secrets_go_without_showing_them() {
-    let t = Template::parse("Bearer ${secret.billing_api} for ${env.tenant} ${base64(secret.signing)}").unwrap();
+    let t =
+        Template::parse("Bearer ${secret.billing_api} for ${env.tenant} ${base64(secret.signing)}")
+            .unwrap();
     let r = t.render(&mut resolver()).unwrap();
     insta::assert_snapshot!(r.preview(), @"Bearer [secret.billing_api] for acme [base64(secret.signing)]");
     assert_eq!(format!("{r}"), r.preview());
     let debug = format!("{r:?}");
-    assert!(!debug.contains("sk_live") && !debug.contains("aG1hYy1zZWNyZXQ"), "{debug}");
+    assert!(
+        !debug.contains("sk_live") && !debug.contains("aG1hYy1zZWNyZXQ"),
+        "{debug}"
+    );
     assert!(r.contains_secret());
     assert_eq!(r.secrets_used(), ["billing_api", "signing"]);
     // The preview alone resolves no secret at all.
@@ -40,7 +54,10 @@ fn previews_show_where_secrets_go_without_showing_them() {
 fn each_secret_is_resolved_once_per_render() {
     struct Counting(usize);
     impl keywarden_template::Resolver for Counting {
-        fn secret(&mut self, _: &str) -> Result<keywarden_core::SecretValue, keywarden_template::ResolveError> {
+        fn secret(
+            &mut self,
+            _: &str,
+        ) -> Result<keywarden_core::SecretValue, keywarden_template::ResolveError> {
             self.0 += 1;
             Ok(keywarden_core::SecretValue::new("v").unwrap())
         }
@@ -57,7 +74,10 @@ fn each_secret_is_resolved_once_per_render() {
 
 #[test]
 fn no_secret_means_plain_text() {
-    let r = Template::parse("plain ${env.tenant}").unwrap().render(&mut resolver()).unwrap();
+    let r = Template::parse("plain ${env.tenant}")
+        .unwrap()
+        .render(&mut resolver())
+        .unwrap();
     assert!(!r.contains_secret());
     assert_eq!(r.preview(), "plain acme");
 }

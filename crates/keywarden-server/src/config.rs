@@ -1,0 +1,321 @@
+//! Server settings: flags, then environment variables (`KEYWARDEN_*`), then a TOML file, then defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// Settings after resolution; every field is checked.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// A SQLite file path or a `postgres://` URL.
+    pub database: String,
+    pub pg_pool_size: usize,
+    /// Vendor prefix of keys this server issues (`kw`).
+    pub key_prefix: String,
+    /// Environment of keys created without one (`live`).
+    pub default_environment: String,
+    /// User name expected in HTTP Basic credentials (the key is the password).
+    pub basic_user: String,
+    /// Custom header whose whole value is a key (`X-API-Key`).
+    pub key_header: String,
+    /// Query parameter that may carry a key where the key allows it (`auth-key`).
+    pub query_param: String,
+    pub session_ttl: Duration,
+    /// How often the change feed is polled for other replicas' writes.
+    pub poll_interval: Duration,
+    pub usage_flush_interval: Duration,
+    pub max_failures: u32,
+    pub failure_window: Duration,
+    pub failure_block: Duration,
+    /// Peers whose `X-Forwarded-For` / `X-Real-IP` / `X-Original-*` headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database", &redact_url(&self.database))
+            .field("key_prefix", &self.key_prefix)
+            .field("default_environment", &self.default_environment)
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Hides the password of a database URL.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8420)),
+            database: "keywarden-server.db".to_owned(),
+            pg_pool_size: 8,
+            key_prefix: "kw".to_owned(),
+            default_environment: "live".to_owned(),
+            basic_user: "apikey".to_owned(),
+            key_header: "x-api-key".to_owned(),
+            query_param: "auth-key".to_owned(),
+            session_ttl: Duration::from_secs(15 * 60),
+            poll_interval: Duration::from_millis(200),
+            usage_flush_interval: Duration::from_secs(10),
+            max_failures: 20,
+            failure_window: Duration::from_secs(60),
+            failure_block: Duration::from_secs(60),
+            trusted_proxies: vec![
+                "127.0.0.0/8".parse().unwrap_or_else(|_| unreachable!()),
+                "::1/128".parse().unwrap_or_else(|_| unreachable!()),
+            ],
+        }
+    }
+}
+
+/// The settings file (TOML). Every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<SocketAddr>,
+    pub database: Option<String>,
+    pub pg_pool_size: Option<usize>,
+    pub key_prefix: Option<String>,
+    pub default_environment: Option<String>,
+    pub basic_user: Option<String>,
+    pub key_header: Option<String>,
+    pub query_param: Option<String>,
+    pub session_ttl_secs: Option<u64>,
+    pub poll_interval_ms: Option<u64>,
+    pub usage_flush_interval_secs: Option<u64>,
+    pub max_failures: Option<u32>,
+    pub failure_window_secs: Option<u64>,
+    pub failure_block_secs: Option<u64>,
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+/// Raw settings from flags or environment (see `main.rs`); `None` means "not given".
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub database: Option<String>,
+    pub pg_pool_size: Option<usize>,
+    pub key_prefix: Option<String>,
+    pub default_environment: Option<String>,
+    pub basic_user: Option<String>,
+    pub key_header: Option<String>,
+    pub query_param: Option<String>,
+    pub session_ttl_secs: Option<u64>,
+    pub poll_interval_ms: Option<u64>,
+    pub max_failures: Option<u32>,
+    pub failure_window_secs: Option<u64>,
+    pub failure_block_secs: Option<u64>,
+    pub trusted_proxies: Option<Vec<String>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the settings file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("setting `{0}`: {1}")]
+    Value(&'static str, String),
+}
+
+impl Config {
+    /// Flags and environment win over the file; the file wins over defaults.
+    pub fn resolve(o: Overrides) -> Result<Self, ConfigError> {
+        let file = match &o.config_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let d = Config::default();
+        let secs = Duration::from_secs;
+        let config = Config {
+            listen: o.listen.or(file.listen).unwrap_or(d.listen),
+            database: o.database.or(file.database).unwrap_or(d.database),
+            pg_pool_size: o
+                .pg_pool_size
+                .or(file.pg_pool_size)
+                .unwrap_or(d.pg_pool_size),
+            key_prefix: o.key_prefix.or(file.key_prefix).unwrap_or(d.key_prefix),
+            default_environment: o
+                .default_environment
+                .or(file.default_environment)
+                .unwrap_or(d.default_environment),
+            basic_user: o.basic_user.or(file.basic_user).unwrap_or(d.basic_user),
+            key_header: o
+                .key_header
+                .or(file.key_header)
+                .unwrap_or(d.key_header)
+                .to_ascii_lowercase(),
+            query_param: o.query_param.or(file.query_param).unwrap_or(d.query_param),
+            session_ttl: o
+                .session_ttl_secs
+                .or(file.session_ttl_secs)
+                .map(secs)
+                .unwrap_or(d.session_ttl),
+            poll_interval: o
+                .poll_interval_ms
+                .or(file.poll_interval_ms)
+                .map(Duration::from_millis)
+                .unwrap_or(d.poll_interval),
+            usage_flush_interval: file
+                .usage_flush_interval_secs
+                .map(secs)
+                .unwrap_or(d.usage_flush_interval),
+            max_failures: o
+                .max_failures
+                .or(file.max_failures)
+                .unwrap_or(d.max_failures),
+            failure_window: o
+                .failure_window_secs
+                .or(file.failure_window_secs)
+                .map(secs)
+                .unwrap_or(d.failure_window),
+            failure_block: o
+                .failure_block_secs
+                .or(file.failure_block_secs)
+                .map(secs)
+                .unwrap_or(d.failure_block),
+            trusted_proxies: match o.trusted_proxies.or(file.trusted_proxies) {
+                Some(list) => list
+                    .iter()
+                    .map(|n| {
+                        crate::index::parse_network(n).ok_or_else(|| {
+                            ConfigError::Value(
+                                "trusted_proxies",
+                                format!("`{n}` is not an address or CIDR range"),
+                            )
+                        })
+                    })
+                    .collect::<Result<_, _>>()?,
+                None => d.trusted_proxies,
+            },
+        };
+        config.check()?;
+        Ok(config)
+    }
+
+    pub fn check(&self) -> Result<(), ConfigError> {
+        if !keywarden_keys::is_valid_label(&self.key_prefix) {
+            return Err(ConfigError::Value(
+                "key_prefix",
+                "1 to 16 characters of a-z and 0-9".into(),
+            ));
+        }
+        if !keywarden_keys::is_valid_label(&self.default_environment) {
+            return Err(ConfigError::Value(
+                "default_environment",
+                "1 to 16 characters of a-z and 0-9".into(),
+            ));
+        }
+        if self.basic_user.is_empty() || self.basic_user.contains(':') {
+            return Err(ConfigError::Value(
+                "basic_user",
+                "must be non-empty and contain no `:`".into(),
+            ));
+        }
+        if axum::http::HeaderName::from_bytes(self.key_header.as_bytes()).is_err() {
+            return Err(ConfigError::Value(
+                "key_header",
+                "not a valid header name".into(),
+            ));
+        }
+        if self.query_param.is_empty() {
+            return Err(ConfigError::Value(
+                "query_param",
+                "must not be empty".into(),
+            ));
+        }
+        if self.poll_interval.is_zero() || self.poll_interval > Duration::from_secs(1) {
+            return Err(ConfigError::Value(
+                "poll_interval_ms",
+                "between 1 and 1000".into(),
+            ));
+        }
+        if self.session_ttl.is_zero() {
+            return Err(ConfigError::Value(
+                "session_ttl_secs",
+                "must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_password_is_redacted() {
+        assert_eq!(
+            redact_url("postgres://kw:secret@127.0.0.1:5432/kw"),
+            "postgres://kw:***@127.0.0.1:5432/kw"
+        );
+        assert_eq!(redact_url("/var/lib/kw.db"), "/var/lib/kw.db");
+        let config = Config {
+            database: "postgres://kw:hunter2@h/db".into(),
+            ..Config::default()
+        };
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn flags_win_over_file_and_file_over_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.toml");
+        std::fs::write(
+            &path,
+            "key_prefix = \"acme\"\ndefault_environment = \"test\"\nmax_failures = 3\n",
+        )
+        .unwrap();
+        let config = Config::resolve(Overrides {
+            config_file: Some(path.clone()),
+            default_environment: Some("prod".into()),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(config.key_prefix, "acme");
+        assert_eq!(config.default_environment, "prod");
+        assert_eq!(config.max_failures, 3);
+        std::fs::write(&path, "unknown = 1\n").unwrap();
+        assert!(
+            Config::resolve(Overrides {
+                config_file: Some(path),
+                ..Overrides::default()
+            })
+            .is_err()
+        );
+        assert!(
+            Config::resolve(Overrides {
+                key_prefix: Some("K_W".into()),
+                ..Overrides::default()
+            })
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,196 @@
+//! `keywarden-server`: run the key server, or initialize its first administrator.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use keywarden_server::config::{Config, Overrides};
+use keywarden_server::{App, config};
+
+#[derive(Parser)]
+#[command(
+    name = "keywarden-server",
+    version,
+    about = "Keywarden key server: issue, verify and govern API keys"
+)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Create the administrator role, group, user and first admin key; print the key once.
+    Init {
+        /// Name of the first administrator (a user principal).
+        #[arg(long, default_value = "admin")]
+        admin_name: String,
+        /// Also set the administrator's login password, read from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[derive(Args)]
+struct Settings {
+    /// TOML settings file; flags and environment win over it.
+    #[arg(long, env = "KEYWARDEN_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "KEYWARDEN_LISTEN", global = true)]
+    listen: Option<SocketAddr>,
+    /// SQLite file path, or a postgres:// URL.
+    #[arg(
+        long,
+        env = "KEYWARDEN_DATABASE",
+        global = true,
+        hide_env_values = true
+    )]
+    database: Option<String>,
+    #[arg(long, env = "KEYWARDEN_PG_POOL_SIZE", global = true)]
+    pg_pool_size: Option<usize>,
+    /// Vendor prefix of issued keys.
+    #[arg(long, env = "KEYWARDEN_KEY_PREFIX", global = true)]
+    key_prefix: Option<String>,
+    /// Environment of keys created without one.
+    #[arg(long, env = "KEYWARDEN_DEFAULT_ENVIRONMENT", global = true)]
+    default_environment: Option<String>,
+    /// User name expected with HTTP Basic credentials.
+    #[arg(long, env = "KEYWARDEN_BASIC_USER", global = true)]
+    basic_user: Option<String>,
+    /// Custom header that carries a key.
+    #[arg(long, env = "KEYWARDEN_KEY_HEADER", global = true)]
+    key_header: Option<String>,
+    /// Query parameter that may carry a key where the key allows it.
+    #[arg(long, env = "KEYWARDEN_QUERY_PARAM", global = true)]
+    query_param: Option<String>,
+    #[arg(long, env = "KEYWARDEN_SESSION_TTL_SECS", global = true)]
+    session_ttl_secs: Option<u64>,
+    /// How often to read the change feed (milliseconds, 1 to 1000).
+    #[arg(long, env = "KEYWARDEN_POLL_INTERVAL_MS", global = true)]
+    poll_interval_ms: Option<u64>,
+    /// Failed verifications from one address before it is throttled (0: never).
+    #[arg(long, env = "KEYWARDEN_MAX_FAILURES", global = true)]
+    max_failures: Option<u32>,
+    #[arg(long, env = "KEYWARDEN_FAILURE_WINDOW_SECS", global = true)]
+    failure_window_secs: Option<u64>,
+    #[arg(long, env = "KEYWARDEN_FAILURE_BLOCK_SECS", global = true)]
+    failure_block_secs: Option<u64>,
+    /// Proxies whose forwarded-address headers are believed (comma-separated addresses or CIDR ranges).
+    #[arg(
+        long,
+        env = "KEYWARDEN_TRUSTED_PROXIES",
+        global = true,
+        value_delimiter = ','
+    )]
+    trusted_proxies: Option<Vec<String>>,
+}
+
+impl Settings {
+    fn resolve(self) -> Result<Config, config::ConfigError> {
+        Config::resolve(Overrides {
+            config_file: self.config,
+            listen: self.listen,
+            database: self.database,
+            pg_pool_size: self.pg_pool_size,
+            key_prefix: self.key_prefix,
+            default_environment: self.default_environment,
+            basic_user: self.basic_user,
+            key_header: self.key_header,
+            query_param: self.query_param,
+            session_ttl_secs: self.session_ttl_secs,
+            poll_interval_ms: self.poll_interval_ms,
+            max_failures: self.max_failures,
+            failure_window_secs: self.failure_window_secs,
+            failure_block_secs: self.failure_block_secs,
+            trusted_proxies: self.trusted_proxies,
+        })
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYWARDEN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.settings.resolve()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            App::open(config).await.context("opening the database")?;
+            eprintln!("migrations applied");
+            Ok(())
+        }
+        Command::Init {
+            admin_name,
+            password_stdin,
+        } => {
+            let password = if password_stdin {
+                let mut text = zeroize::Zeroizing::new(String::new());
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .context("reading the password from standard input")?;
+                let trimmed =
+                    zeroize::Zeroizing::new(text.trim_end_matches(['\r', '\n']).to_owned());
+                Some(trimmed)
+            } else {
+                None
+            };
+            let app = App::open(config).await.context("opening the database")?;
+            let key = app.service.initialize(&admin_name, password).await?;
+            eprintln!(
+                "Created administrator `{admin_name}`. Its admin key is printed below, once; store it now."
+            );
+            println!("{}", key.expose());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen = config.listen;
+    tracing::info!(?config, "starting");
+    let mut app = App::open(config).await.context("opening the database")?;
+    app.start_followers();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    tracing::info!(address = %listener.local_addr()?, "serving");
+    app.serve(listener, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,510 @@
+//! The verification decision: a pure function of the in-memory index, the
+//! request context and the clock, plus the per-replica limiters.
+//!
+//! Unknown, malformed, revoked, expired and deleted keys all produce the same
+//! [`Decision`] (`401`, reason `invalid_key`, nothing else); the true cause is
+//! only counted in [`RefusalStats`] for the audit log.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use keywarden_core::Timestamp;
+use keywarden_keys::{KeyDigest, KeyRef, MAX_KEY_LEN};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::index::{Index, address_allowed};
+use crate::limits::{FailureThrottle, RateLimiter, retry_after_secs};
+use crate::model::{PrincipalKind, Privileges, privilege};
+
+/// Why a request was allowed or refused, as callers see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    Ok,
+    /// No credential, or a key that is unknown, malformed, revoked, expired or deleted.
+    InvalidKey,
+    KeyDisabled,
+    PrincipalDisabled,
+    /// The principal lacks the `key:use` privilege, or the key's access profile is gone.
+    PrincipalNotPermitted,
+    EnvironmentMismatch,
+    ReadOnly,
+    PathNotAllowed,
+    OperationNotAllowed,
+    AddressNotAllowed,
+    ScopeNotGranted,
+    QueryParamNotAllowed,
+    RateLimited,
+    TooManyFailures,
+}
+
+impl Reason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::Ok => "ok",
+            Reason::InvalidKey => "invalid_key",
+            Reason::KeyDisabled => "key_disabled",
+            Reason::PrincipalDisabled => "principal_disabled",
+            Reason::PrincipalNotPermitted => "principal_not_permitted",
+            Reason::EnvironmentMismatch => "environment_mismatch",
+            Reason::ReadOnly => "read_only",
+            Reason::PathNotAllowed => "path_not_allowed",
+            Reason::OperationNotAllowed => "operation_not_allowed",
+            Reason::AddressNotAllowed => "address_not_allowed",
+            Reason::ScopeNotGranted => "scope_not_granted",
+            Reason::QueryParamNotAllowed => "query_param_not_allowed",
+            Reason::RateLimited => "rate_limited",
+            Reason::TooManyFailures => "too_many_failures",
+        }
+    }
+}
+
+/// The true cause of a refusal, counted but never shown to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    Missing,
+    Malformed,
+    Unknown,
+    Revoked,
+    Expired,
+    PrincipalGone,
+    Refused(Reason),
+}
+
+const CAUSES: usize = 6 + 14;
+
+impl Cause {
+    fn slot(self) -> usize {
+        match self {
+            Cause::Missing => 0,
+            Cause::Malformed => 1,
+            Cause::Unknown => 2,
+            Cause::Revoked => 3,
+            Cause::Expired => 4,
+            Cause::PrincipalGone => 5,
+            Cause::Refused(r) => 6 + r as usize,
+        }
+    }
+
+    fn name(slot: usize) -> &'static str {
+        const NAMES: [&str; 6] = [
+            "missing",
+            "malformed",
+            "unknown",
+            "revoked",
+            "expired",
+            "principal_gone",
+        ];
+        const REASONS: [Reason; 14] = [
+            Reason::Ok,
+            Reason::InvalidKey,
+            Reason::KeyDisabled,
+            Reason::PrincipalDisabled,
+            Reason::PrincipalNotPermitted,
+            Reason::EnvironmentMismatch,
+            Reason::ReadOnly,
+            Reason::PathNotAllowed,
+            Reason::OperationNotAllowed,
+            Reason::AddressNotAllowed,
+            Reason::ScopeNotGranted,
+            Reason::QueryParamNotAllowed,
+            Reason::RateLimited,
+            Reason::TooManyFailures,
+        ];
+        if slot < 6 {
+            NAMES[slot]
+        } else {
+            REASONS.get(slot - 6).map(|r| r.as_str()).unwrap_or("other")
+        }
+    }
+}
+
+/// Counts of refusals by true cause since start (and since the last audit flush).
+#[derive(Debug, Default)]
+pub struct RefusalStats {
+    total: [AtomicU64; CAUSES],
+    flushed: [AtomicU64; CAUSES],
+}
+
+impl RefusalStats {
+    fn count(&self, cause: Cause) {
+        self.total[cause.slot()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(cause, count)` since start.
+    pub fn totals(&self) -> Vec<(&'static str, u64)> {
+        (0..CAUSES)
+            .filter_map(|i| {
+                let n = self.total[i].load(Ordering::Relaxed);
+                (n > 0).then(|| (Cause::name(i), n))
+            })
+            .collect()
+    }
+
+    /// `(cause, count)` since the previous call.
+    pub fn take_delta(&self) -> Vec<(&'static str, u64)> {
+        (0..CAUSES)
+            .filter_map(|i| {
+                let total = self.total[i].load(Ordering::Relaxed);
+                let before = self.flushed[i].swap(total, Ordering::Relaxed);
+                (total > before).then(|| (Cause::name(i), total - before))
+            })
+            .collect()
+    }
+}
+
+/// Where the key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A header (Authorization, custom header) or a request body.
+    Header,
+    /// The `auth-key` query parameter.
+    Query,
+}
+
+/// What is known about the request the key is presented with.
+#[derive(Debug, Clone, Default)]
+pub struct Context<'a> {
+    pub method: &'a str,
+    /// The request target; any query string is ignored.
+    pub path: &'a str,
+    pub client: Option<IpAddr>,
+    pub environment: Option<&'a str>,
+    pub scope: Option<&'a str>,
+    pub operation: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct PrincipalSummary {
+    pub id: String,
+    pub name: String,
+    pub kind: PrincipalKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub reason: Reason,
+    pub cause: Option<Cause>,
+    pub principal: Option<PrincipalSummary>,
+    pub key_id: Option<String>,
+    pub environment: Option<String>,
+    /// Effective scopes; shared with the index when the key narrows nothing.
+    pub scopes: Arc<Privileges>,
+    pub retry_after: Option<u64>,
+}
+
+impl Decision {
+    pub fn allowed(&self) -> bool {
+        self.reason == Reason::Ok
+    }
+
+    /// The status a gateway should answer.
+    pub fn status(&self) -> u16 {
+        match self.reason {
+            Reason::Ok => 200,
+            Reason::InvalidKey => 401,
+            Reason::RateLimited | Reason::TooManyFailures => 429,
+            _ => 403,
+        }
+    }
+
+    fn refused(reason: Reason, cause: Cause) -> Self {
+        Decision {
+            reason,
+            cause: Some(cause),
+            principal: None,
+            key_id: None,
+            environment: None,
+            scopes: Arc::default(),
+            retry_after: None,
+        }
+    }
+}
+
+/// Normalizes a request path for prefix checks: drops the query, resolves `.` and
+/// `..`, and refuses encoded dots, slashes and backslashes (`None`).
+pub fn normalize_path(target: &str) -> Option<String> {
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    if !path.starts_with('/') || path.contains('\\') {
+        return None;
+    }
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2e")
+        || lower.contains("%2f")
+        || lower.contains("%5c")
+        || lower.contains("%00")
+    {
+        return None;
+    }
+    let mut segments: Vec<&str> = Vec::new();
+    let parts: Vec<&str> = path[1..].split('/').collect();
+    let last = parts.len().saturating_sub(1);
+    for (i, segment) in parts.iter().enumerate() {
+        match *segment {
+            "." => {
+                if i == last {
+                    segments.push("");
+                }
+            }
+            ".." => {
+                segments.pop()?;
+                if i == last {
+                    segments.push("");
+                }
+            }
+            s => segments.push(s),
+        }
+    }
+    Some(format!("/{}", segments.join("/")))
+}
+
+/// Whether a normalized path matches a key's path rule (`=/exact` or a prefix).
+pub fn path_matches(rule: &str, path: &str) -> bool {
+    match rule.strip_prefix('=') {
+        Some(exact) => path == exact,
+        None => path.starts_with(rule),
+    }
+}
+
+pub fn is_read_method(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
+pub struct Verifier {
+    pub index: Arc<RwLock<Index>>,
+    pub limiter: RateLimiter,
+    pub throttle: FailureThrottle,
+    pub stats: RefusalStats,
+}
+
+impl Verifier {
+    pub fn new(index: Arc<RwLock<Index>>, throttle: FailureThrottle) -> Self {
+        Self {
+            index,
+            limiter: RateLimiter::default(),
+            throttle,
+            stats: RefusalStats::default(),
+        }
+    }
+
+    /// Counts a failed authentication against an address (admin API, login).
+    pub fn throttle_failure(&self, address: Option<IpAddr>) {
+        if let Some(address) = address {
+            self.throttle.record_failure(address, Instant::now());
+        }
+    }
+
+    /// Decides about a key presented with a request. `throttle_address` is the
+    /// address failures are counted against (the client, else the caller).
+    pub fn verify(
+        &self,
+        key_text: Option<&str>,
+        source: Source,
+        ctx: &Context<'_>,
+        throttle_address: Option<IpAddr>,
+        now: Timestamp,
+    ) -> Decision {
+        let instant = Instant::now();
+        if let Some(address) = throttle_address
+            && let Err(wait) = self.throttle.check(address, instant)
+        {
+            let mut d = Decision::refused(
+                Reason::TooManyFailures,
+                Cause::Refused(Reason::TooManyFailures),
+            );
+            d.retry_after = Some(retry_after_secs(wait));
+            self.stats.count(Cause::Refused(Reason::TooManyFailures));
+            return d;
+        }
+        let decision = self.decide(key_text, source, ctx, now, instant);
+        if let Some(cause) = decision.cause {
+            self.stats.count(cause);
+            if decision.reason == Reason::InvalidKey
+                && let Some(address) = throttle_address
+            {
+                self.throttle.record_failure(address, instant);
+            }
+        }
+        decision
+    }
+
+    fn decide(
+        &self,
+        key_text: Option<&str>,
+        source: Source,
+        ctx: &Context<'_>,
+        now: Timestamp,
+        instant: Instant,
+    ) -> Decision {
+        let invalid = |cause| Decision::refused(Reason::InvalidKey, cause);
+        let Some(text) = key_text else {
+            return invalid(Cause::Missing);
+        };
+        let key = match KeyRef::parse(text) {
+            Ok(key) => key,
+            Err(_) => {
+                // Hash anyway, so a malformed key costs about what a well-formed unknown one does.
+                let bounded = &text.as_bytes()[..text.len().min(MAX_KEY_LEN)];
+                std::hint::black_box(KeyDigest::of(&String::from_utf8_lossy(bounded)));
+                return invalid(Cause::Malformed);
+            }
+        };
+        let digest = key.digest();
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let Some(entry) = index.key_by_digest(&digest) else {
+            return invalid(Cause::Unknown);
+        };
+        let k = &entry.key;
+        if k.revoked_at.is_some() {
+            return invalid(Cause::Revoked);
+        }
+        if k.expires_at.is_some_and(|at| at <= now) {
+            return invalid(Cause::Expired);
+        }
+        let Some(principal) = index.principals.get(&k.principal_id) else {
+            return invalid(Cause::PrincipalGone);
+        };
+        let refuse = |reason| Decision::refused(reason, Cause::Refused(reason));
+        if !k.enabled {
+            return refuse(Reason::KeyDisabled);
+        }
+        if !principal.enabled {
+            return refuse(Reason::PrincipalDisabled);
+        }
+        if source == Source::Query && !k.allow_query_param {
+            return refuse(Reason::QueryParamNotAllowed);
+        }
+        let privileges = index.privileges_of(&principal.id);
+        if !privileges.contains(privilege::KEY_USE) {
+            return refuse(Reason::PrincipalNotPermitted);
+        }
+        let profile = match &k.profile_id {
+            Some(id) => match index.profiles.get(id) {
+                Some(p) => Some(Arc::clone(p)),
+                None => return refuse(Reason::PrincipalNotPermitted),
+            },
+            None => None,
+        };
+        if let Some(env) = ctx.environment
+            && env != k.environment
+        {
+            return refuse(Reason::EnvironmentMismatch);
+        }
+        if k.read_only && !is_read_method(ctx.method) {
+            return refuse(Reason::ReadOnly);
+        }
+        if !k.path_prefixes.is_empty() {
+            let allowed = normalize_path(ctx.path)
+                .is_some_and(|path| k.path_prefixes.iter().any(|rule| path_matches(rule, &path)));
+            if !allowed {
+                return refuse(Reason::PathNotAllowed);
+            }
+        }
+        if !k.operations.is_empty()
+            && !ctx
+                .operation
+                .is_some_and(|op| k.operations.iter().any(|o| o == op))
+        {
+            return refuse(Reason::OperationNotAllowed);
+        }
+        if !k.ip_allowlist.is_empty()
+            && !ctx
+                .client
+                .is_some_and(|ip| address_allowed(&entry.networks, ip))
+        {
+            return refuse(Reason::AddressNotAllowed);
+        }
+        if let Some(p) = &profile
+            && !p.profile.ip_allowlist.is_empty()
+            && !ctx
+                .client
+                .is_some_and(|ip| address_allowed(&p.networks, ip))
+        {
+            return refuse(Reason::AddressNotAllowed);
+        }
+        let narrowed_by_profile = profile
+            .as_ref()
+            .is_some_and(|p| !p.profile.collections.is_empty());
+        let scopes: Arc<Privileges> = if k.scopes.is_empty() && !narrowed_by_profile {
+            Arc::clone(&privileges)
+        } else {
+            let mut set: BTreeSet<String> = if k.scopes.is_empty() {
+                privileges.as_ref().clone()
+            } else {
+                k.scopes
+                    .iter()
+                    .filter(|s| privileges.contains(*s))
+                    .cloned()
+                    .collect()
+            };
+            if let Some(p) = &profile
+                && !p.profile.collections.is_empty()
+            {
+                set.retain(|s| p.profile.collections.contains(s));
+            }
+            Arc::new(set)
+        };
+        if let Some(required) = ctx.scope
+            && !scopes.contains(required)
+        {
+            return refuse(Reason::ScopeNotGranted);
+        }
+        let policy = k
+            .policy
+            .or_else(|| profile.as_ref().and_then(|p| p.profile.policy));
+        if let Some(policy) = policy
+            && let Err(wait) = self.limiter.check(&k.id, policy, instant)
+        {
+            let mut d = refuse(Reason::RateLimited);
+            d.retry_after = Some(retry_after_secs(wait));
+            return d;
+        }
+        if entry.last_used.load(Ordering::Relaxed) != now {
+            entry.last_used.store(now, Ordering::Relaxed);
+        }
+        Decision {
+            reason: Reason::Ok,
+            cause: None,
+            principal: Some(PrincipalSummary {
+                id: principal.id.clone(),
+                name: principal.name.clone(),
+                kind: principal.kind,
+            }),
+            key_id: Some(k.id.clone()),
+            environment: Some(k.environment.clone()),
+            scopes,
+            retry_after: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_normalize_and_refuse_tricks() {
+        assert_eq!(
+            normalize_path("/api/v1/x?y=1").as_deref(),
+            Some("/api/v1/x")
+        );
+        assert_eq!(
+            normalize_path("/api/./v1/../v2").as_deref(),
+            Some("/api/v2")
+        );
+        assert_eq!(normalize_path("/api/..").as_deref(), Some("/"));
+        assert_eq!(normalize_path("/.."), None);
+        assert_eq!(normalize_path("/api/%2e%2e/admin"), None);
+        assert_eq!(normalize_path("/api%2Fadmin"), None);
+        assert_eq!(normalize_path("api"), None);
+        assert_eq!(normalize_path("/a\\b"), None);
+        assert!(path_matches("=/api/x", "/api/x"));
+        assert!(!path_matches("=/api/x", "/api/x/y"));
+        assert!(path_matches("/api/", "/api/x/y"));
+        assert!(!path_matches("/api/", "/admin"));
+    }
+}
