@@ -1,19 +1,22 @@
 // WebDriver test of the Requests screen in the real window: a secret made in the Vault, a key
 // profile made in the dialog, a request sent to a recording HTTP server on loopback, the response,
 // the history, the template errors, and the proof that the value never reached the window or disk.
-// Run by scripts/e2e.sh after vault.test.mjs (same environment variables).
+// Run by scripts/e2e.sh; on its own fresh profile (`keywarden --home DIR`), so it does not
+// depend on what the other files left behind.
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
-import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { remote } from "webdriverio";
 
 const APP = process.env.KEYWARDEN_APP;
-const HOME = process.env.KEYWARDEN_HOME;
+if (!process.env.KEYWARDEN_HOME) throw new Error("run through scripts/e2e.sh (KEYWARDEN_APP and KEYWARDEN_HOME must be set)");
+const HOME = mkdtempSync(join(tmpdir(), "kw-e2e-requests-"));
 const SHOTS = process.env.E2E_SCREENSHOTS ?? new URL("./screenshots/", import.meta.url).pathname;
-if (!APP || !HOME) throw new Error("run through scripts/e2e.sh (KEYWARDEN_APP and KEYWARDEN_HOME must be set)");
+if (!APP) throw new Error("run through scripts/e2e.sh (KEYWARDEN_APP must be set)");
 
 const CANARY = `kw_test_req_${Math.random().toString(36).slice(2, 12)}_canary`;
 const SECRET = "e2e_invoices_key";
@@ -163,7 +166,7 @@ before(async () => {
     capabilities: {
       browserName: "wry",
       "wdio:enforceWebDriverClassic": true,
-      "tauri:options": { application: APP },
+      "tauri:options": { application: APP, args: ["--home", HOME] },
     },
   });
   await browser.waitUntil(async () => (await byId("status-health").getText()) === "Healthy", {
@@ -175,6 +178,7 @@ before(async () => {
 after(async () => {
   await browser?.deleteSession();
   server?.close();
+  rmSync(HOME, { recursive: true, force: true });
 });
 
 describe("Requests screen", () => {
