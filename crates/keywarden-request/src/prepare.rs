@@ -53,7 +53,9 @@ impl<'a> VaultResolver<'a> {
 
     /// The values read so far, by secret name: to recognise them in what a server sends back.
     pub fn values(&self) -> impl Iterator<Item = (&str, &SecretValue)> {
-        self.cache.iter().map(|(name, value)| (name.as_str(), value))
+        self.cache
+            .iter()
+            .map(|(name, value)| (name.as_str(), value))
     }
 }
 

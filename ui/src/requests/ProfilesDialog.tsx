@@ -34,8 +34,9 @@ export function ProfilesDialog(props: {
 }) {
   const [secrets, setSecrets] = useState<SecretSummary[] | null>(null);
   const [secretsError, setSecretsError] = useState<string | null>(null);
-  const [editing, setEditing] = useState<string | null>(() => props.initial ?? props.profiles[0]?.name ?? null);
-  const [draft, setDraft] = useState<KeyProfile>(() => props.profiles.find((p) => p.name === (props.initial ?? props.profiles[0]?.name)) ?? blankProfile(""));
+  const first = props.profiles.find((p) => p.name === props.initial) ?? props.profiles[0] ?? null;
+  const [editing, setEditing] = useState<string | null>(first?.name ?? null);
+  const [draft, setDraft] = useState<KeyProfile>(() => first ?? blankProfile(""));
   const [hosts, setHosts] = useState(draft.allowedHosts.join(", "));
   const [errors, setErrors] = useState<Errors>({});
   const [general, setGeneral] = useState<string | null>(null);
