@@ -299,6 +299,7 @@ describe("Requests screen", () => {
     const why = await byId("refusal-explanation");
     await why.waitForDisplayed({ timeout: 3000 });
     assert.match(await why.getText(), /fingerprint/);
+    await browser.saveScreenshot(join(SHOTS, "requests-403-light.png"));
   });
 
   test("a server that echoes the key back: the window shows a placeholder and says so", async () => {
@@ -399,8 +400,10 @@ describe("Requests screen", () => {
     await pause(400);
     await browser.saveScreenshot(join(SHOTS, "requests-dark.png"));
 
-    // The dialogs, for looking at.
+    // The Auth tab and the dialogs, for looking at.
     await byId("tab-auth").click();
+    await pause(300);
+    await browser.saveScreenshot(join(SHOTS, "requests-auth-dark.png"));
     await byId("manage-profiles").click();
     await byId("profiles-dialog").waitForDisplayed({ timeout: 5000 });
     await pause(300);
