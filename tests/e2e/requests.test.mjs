@@ -193,6 +193,8 @@ describe("Requests screen", () => {
     await byId("nav-requests").click();
     await byId("response-empty").waitForDisplayed({ timeout: 5000 });
     await byId("history-empty").waitForDisplayed({ timeout: 5000 });
+    await byId("toast").waitForExist({ reverse: true, timeout: 8000 }).catch(() => {});
+    await browser.saveScreenshot(join(SHOTS, "requests-empty.png"));
   });
 
   test("create a key profile in the dialog and pick it", async () => {

@@ -654,10 +654,10 @@ function AuthPanel(props: {
   const wire = p ? presentation(p) : null;
   return (
     <div class="auth-panel">
+      <label for="profile-select" class="field-label">
+        Key profile
+      </label>
       <div class="auth-row">
-        <label for="profile-select" class="field-label">
-          Key profile
-        </label>
         <select
           id="profile-select"
           class="input input-sm mono"
