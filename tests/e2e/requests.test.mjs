@@ -422,4 +422,23 @@ describe("Requests screen", () => {
     assert.ok(statSync(join(SHOTS, "requests-dark.png")).size > 10_000);
     assert.ok(!(await browser.getPageSource()).includes(CANARY));
   });
+
+  test("delete a saved request and clear the history, each after confirming", async () => {
+    await byId("tab-saved").click();
+    const item = browser.$('[data-testid="saved-item"][data-name="Private reports"]');
+    await item.moveTo();
+    await item.$('button[aria-label="Delete Private reports"]').click();
+    await byId("delete-saved-dialog").waitForDisplayed({ timeout: 3000 });
+    await byId("delete-saved-dialog-confirm").click();
+    await item.waitForExist({ reverse: true, timeout: 5000 });
+    await byId("tab-history").click();
+    await byId("clear-history").click();
+    await byId("clear-history-dialog").waitForDisplayed({ timeout: 3000 });
+    await browser.keys("Escape");
+    await byId("clear-history-dialog").waitForExist({ reverse: true, timeout: 3000 });
+    assert.ok((await browser.$$('[data-testid="history-item"]')).length > 0, "Esc keeps the history");
+    await byId("clear-history").click();
+    await byId("clear-history-dialog-confirm").click();
+    await byId("history-empty").waitForDisplayed({ timeout: 5000 });
+  });
 });

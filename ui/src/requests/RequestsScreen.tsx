@@ -386,6 +386,13 @@ export function RequestsScreen(props: {
                   const v = (e.currentTarget as HTMLInputElement).value;
                   setSpec((s) => ({ ...s, url: v }));
                 }}
+                onKeyDown={(e) => {
+                  // Enter in the URL sends, as in a browser's address bar.
+                  if (e.key === "Enter" && !e.ctrlKey && !e.metaKey && !e.altKey && !e.shiftKey) {
+                    e.preventDefault();
+                    void doSend();
+                  }
+                }}
               />
               {previewing && <span class="url-busy" aria-hidden="true" />}
             </div>
@@ -462,7 +469,7 @@ export function RequestsScreen(props: {
                     testId="headers-editor"
                   />
                 )}
-                {tab === "body" && <BodyEditor spec={spec} setSpec={setSpec} error={rowError("body")} />}
+                {tab === "body" && <BodyEditor spec={spec} setSpec={setSpec} error={rowError("body")} rendered={previewError ? null : (preview?.body ?? null)} />}
                 {tab === "auth" && (
                   <AuthPanel
                     spec={spec}
@@ -587,8 +594,15 @@ export function RequestsScreen(props: {
   );
 }
 
-function BodyEditor(props: { spec: RequestSpec; setSpec: (f: (s: RequestSpec) => RequestSpec) => void; error: { name: string | null; message: string } | null }) {
+function BodyEditor(props: {
+  spec: RequestSpec;
+  setSpec: (f: (s: RequestSpec) => RequestSpec) => void;
+  error: { name: string | null; message: string } | null;
+  /** The body as the preview rendered it (secrets as placeholders), to check JSON after templates. */
+  rendered: string | null;
+}) {
   const b = props.spec.body;
+  const jsonProblem = b.kind === "json" && b.template.trim() && props.rendered !== null ? jsonError(props.rendered) : null;
   const kinds: Array<{ kind: typeof b.kind; label: string }> = [
     { kind: "none", label: "None" },
     { kind: "json", label: "JSON" },
@@ -628,10 +642,16 @@ function BodyEditor(props: { spec: RequestSpec; setSpec: (f: (s: RequestSpec) =>
             data-testid="body-text"
             onInput={(e) => setBody({ ...b, template: (e.currentTarget as HTMLTextAreaElement).value })}
           />
-          {props.error && (
+          {props.error ? (
             <p class="field-error" id="body-err" role="alert" data-testid="field-error">
               {props.error.message}
             </p>
+          ) : (
+            jsonProblem && (
+              <p class="hint text-warn" data-testid="body-json-warning">
+                After rendering, this is not valid JSON: {jsonProblem}. It is sent as typed.
+              </p>
+            )
           )}
         </>
       )}
@@ -728,4 +748,14 @@ function AuthPanel(props: {
       )}
     </div>
   );
+}
+
+/** Why `text` is not JSON, or null when it is. Secret placeholders count as the strings they replace. */
+function jsonError(text: string): string | null {
+  try {
+    JSON.parse(text.replace(/\[secret\.[^\]\s]+\]/g, "0"));
+    return null;
+  } catch (e) {
+    return (e as Error).message.replace(/^JSON\.parse: /, "");
+  }
 }
