@@ -418,6 +418,15 @@ describe("Requests screen", () => {
     await pause(300);
     await browser.saveScreenshot(join(SHOTS, "environments-light.png"));
     await browser.keys("Escape");
+    // A narrow window (close to the minimum size), for looking at.
+    try {
+      await browser.setWindowSize(940, 620);
+      await pause(500);
+      await browser.saveScreenshot(join(SHOTS, "requests-narrow-light.png"));
+      await browser.setWindowSize(1200, 760);
+    } catch (e) {
+      console.log(`window resize not available: ${e.message}`);
+    }
     assert.ok(statSync(join(SHOTS, "requests-light.png")).size > 10_000);
     assert.ok(statSync(join(SHOTS, "requests-dark.png")).size > 10_000);
     assert.ok(!(await browser.getPageSource()).includes(CANARY));
