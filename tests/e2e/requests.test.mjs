@@ -432,6 +432,27 @@ describe("Requests screen", () => {
     assert.ok(!(await browser.getPageSource()).includes(CANARY));
   });
 
+  test("typing ${ in a value completes secret names from the vault", async () => {
+    await byId("tab-headers").click();
+    const names = await browser.$$('[data-testid="headers-editor"] [data-testid="kv-name"]');
+    const last = names.length - 1;
+    await names[last].setValue("X-Trace-Key");
+    const values = await browser.$$('[data-testid="headers-editor"] [data-testid="kv-value"]');
+    await values[last].click();
+    await values[last].addValue("${sec");
+    await byId("template-menu").waitForDisplayed({ timeout: 3000 });
+    await browser.keys("Enter");
+    await browser.waitUntil(async () => (await values[last].getValue()) === "${secret.", { timeout: 3000 });
+    await browser.waitUntil(async () => ((await byId("template-menu").getProperty("textContent")) ?? "").includes(`secret.${SECRET}`), {
+      timeout: 3000,
+      timeoutMsg: "the menu never offered the secret's name",
+    });
+    await browser.keys("Enter");
+    await browser.waitUntil(async () => (await values[last].getValue()) === `\${secret.${SECRET}}`, { timeout: 3000 });
+    await previewShows(`X-Trace-Key: [secret.${SECRET}]`);
+    await browser.$('[data-testid="headers-editor"] button[aria-label="Remove X-Trace-Key"]').click();
+  });
+
   test("delete a saved request and clear the history, each after confirming", async () => {
     await byId("tab-saved").click();
     const item = browser.$('[data-testid="saved-item"][data-name="Private reports"]');

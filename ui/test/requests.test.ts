@@ -4,6 +4,7 @@ import {
   STYLE_KINDS,
   activeCount,
   cleanSpec,
+  completionsAt,
   defaultStyle,
   emptySpec,
   errorPlace,
@@ -159,5 +160,39 @@ describe("jsonTokens", () => {
     expect(toks.filter((t) => t.t === "str").map((t) => t.s)).toEqual(['"x\\"y"']);
     expect(toks.filter((t) => t.t === "num").map((t) => t.s)).toEqual(["-1.5e3"]);
     expect(toks.filter((t) => t.t === "lit").map((t) => t.s)).toEqual(["true", "null"]);
+  });
+});
+
+describe("completionsAt: typing ${ offers secrets, variables and functions", () => {
+  const hints = { secrets: ["billing_api", "github_token", "api_billing_old"], variables: ["host", "tenant"] };
+  const at = (t: string) => completionsAt(t, t.length, hints);
+  test("after ${ the namespaces and functions", () => {
+    const r = at("Bearer ${")!;
+    expect(r.from).toBe(9);
+    expect(r.items.slice(0, 2).map((c) => c.insert)).toEqual(["secret.", "env."]);
+    expect(r.items.some((c) => c.insert === "uuid()")).toBe(true);
+  });
+  test("secret names, prefix matches first, closed at top level", () => {
+    const r = at("Bearer ${secret.bill")!;
+    expect(r.from).toBe(9);
+    expect(r.items.map((c) => c.insert)).toEqual(["secret.billing_api", "secret.api_billing_old"]);
+    expect(r.items[0]!.closes).toBe(true);
+  });
+  test("inside a function call the expression is not closed", () => {
+    const r = at("${base64(secret.git")!;
+    expect(r.items.map((c) => c.insert)).toEqual(["secret.github_token"]);
+    expect(r.items[0]!.closes).toBe(false);
+  });
+  test("environment variables", () => expect(at("https://${env.h")!.items.map((c) => c.insert)).toEqual(["env.host"]));
+  test("functions by prefix, caret inside the parentheses", () => {
+    const r = at("${bas")!;
+    expect(r.items.map((c) => c.insert)).toEqual(["base64()", "base64url()", "basic()"]);
+    expect(r.items[0]!.caretBack).toBe(1);
+  });
+  test("nothing outside an open expression or after a literal $${", () => {
+    expect(at("plain text")).toBeNull();
+    expect(at("${secret.a} and more")).toBeNull();
+    expect(at("$${secret.")).toBeNull();
+    expect(at("${secret.zzz")).toBeNull();
   });
 });

@@ -144,6 +144,7 @@ export function EnvironmentsDialog(props: {
               namePlaceholder="Add a variable, e.g. host"
               valuePlaceholder="api.test.billing.example"
               noToggle
+              plain
               idPrefix="e-var"
               testId="env-variables"
             />

@@ -5,6 +5,7 @@ import { Fragment } from "preact";
 import type { KeyValue } from "../ipc/bindings";
 import { XIcon } from "../components/icons";
 import { emptyRow } from "./model";
+import { TemplateInput } from "./TemplateInput";
 
 export function KeyValueEditor(props: {
   rows: KeyValue[];
@@ -16,6 +17,8 @@ export function KeyValueEditor(props: {
   error?: { name: string | null; message: string } | null;
   /** Hide the enable checkbox (environment variables are always on). */
   noToggle?: boolean;
+  /** Values are plain text, not templates: no completions. */
+  plain?: boolean;
   testId?: string;
   idPrefix: string;
 }) {
@@ -77,18 +80,29 @@ export function KeyValueEditor(props: {
                 />
               </span>
               <span role="cell">
-                <input
-                  class="input input-sm mono"
-                  value={r.value}
-                  placeholder={isLast ? props.valuePlaceholder : ""}
-                  aria-label={`${props.label} value ${i + 1}`}
-                  aria-invalid={err ? true : undefined}
-                  aria-describedby={err ? errId : undefined}
-                  spellcheck={false}
-                  autocomplete="off"
-                  data-testid="kv-value"
-                  onInput={(e) => update(i, { value: (e.currentTarget as HTMLInputElement).value })}
-                />
+{props.plain ? (
+                  <input
+                    class="input input-sm mono"
+                    value={r.value}
+                    placeholder={isLast ? props.valuePlaceholder : ""}
+                    aria-label={`${props.label} value ${i + 1}`}
+                    spellcheck={false}
+                    autocomplete="off"
+                    data-testid="kv-value"
+                    onInput={(e) => update(i, { value: (e.currentTarget as HTMLInputElement).value })}
+                  />
+                ) : (
+                  <TemplateInput
+                    class="input input-sm mono"
+                    value={r.value}
+                    placeholder={isLast ? props.valuePlaceholder : ""}
+                    ariaLabel={`${props.label} value ${i + 1}`}
+                    ariaInvalid={!!err}
+                    ariaDescribedBy={err ? errId : undefined}
+                    testId="kv-value"
+                    onValue={(value) => update(i, { value })}
+                  />
+                )}
               </span>
               <span role="cell">
                 {!isLast && (

@@ -18,6 +18,7 @@ import { AlertIcon, KeyIcon, PlusIcon, SaveIcon, SendIcon, SettingsIcon } from "
 import type { Shortcut } from "../lib/keys";
 import { envTone } from "../lib/format";
 import { KeyValueEditor } from "./KeyValueEditor";
+import { TemplateHints, TemplateInput } from "./TemplateInput";
 import { PreviewPanel } from "./Preview";
 import { ProfilesDialog } from "./ProfilesDialog";
 import { EnvironmentsDialog } from "./EnvironmentsDialog";
@@ -72,6 +73,7 @@ export function RequestsScreen(props: {
   const [environments, setEnvironments] = useState<Environment[] | null>(null);
   const [saved, setSaved] = useState<SavedRequest[] | null>(null);
   const [history, setHistory] = useState<HistoryEntry[] | null>(null);
+  const [secretNames, setSecretNames] = useState<string[]>([]);
   const [listError, setListError] = useState<string | null>(null);
   const [preview, setPreview] = useState<RequestPreview | null>(null);
   const [previewError, setPreviewError] = useState<IpcError | null>(null);
@@ -118,6 +120,11 @@ export function RequestsScreen(props: {
 
   useEffect(() => {
     void loadLists();
+    // Names only, for completing ${secret.NAME}: metadata from SQLite, no keychain read.
+    api
+      .listSecrets({ search: null })
+      .then((list) => setSecretNames(list.map((x) => x.name)))
+      .catch(() => setSecretNames([]));
     const t = window.setInterval(() => setNow(Math.floor(Date.now() / 1000)), 30_000);
     return () => window.clearInterval(t);
   }, []);
@@ -268,7 +275,10 @@ export function RequestsScreen(props: {
     { id: "auth", label: "Auth" },
   ];
 
+  const hints = { secrets: secretNames, variables: Object.keys(env?.variables ?? {}) };
+
   return (
+    <TemplateHints.Provider value={hints}>
     <div class="screen requests">
       <header class="screen-head">
         <div class="screen-title">
@@ -370,22 +380,17 @@ export function RequestsScreen(props: {
                   <option value={m}>{m}</option>
                 ))}
               </select>
-              <input
-                ref={urlRef}
+              <TemplateInput
+                inputRef={urlRef}
                 class="url-input mono"
                 value={spec.url}
                 placeholder="https://${env.host}/v1/invoices"
-                aria-label="URL template"
-                aria-invalid={errorIn("url") ? true : undefined}
-                aria-describedby={errorIn("url") ? "url-err" : undefined}
-                spellcheck={false}
-                autocomplete="off"
+                ariaLabel="URL template"
+                ariaInvalid={errorIn("url")}
+                ariaDescribedBy={errorIn("url") ? "url-err" : undefined}
                 autoFocus={isBlank(spec)}
-                data-testid="url-input"
-                onInput={(e) => {
-                  const v = (e.currentTarget as HTMLInputElement).value;
-                  setSpec((s) => ({ ...s, url: v }));
-                }}
+                testId="url-input"
+                onValue={(v) => setSpec((s) => ({ ...s, url: v }))}
                 onKeyDown={(e) => {
                   // Enter in the URL sends, as in a browser's address bar.
                   if (e.key === "Enter" && !e.ctrlKey && !e.metaKey && !e.altKey && !e.shiftKey) {
@@ -591,6 +596,7 @@ export function RequestsScreen(props: {
         </ConfirmDialog>
       )}
     </div>
+    </TemplateHints.Provider>
   );
 }
 

@@ -283,3 +283,69 @@ export function jsonTokens(text: string): JsonToken[] {
   if (at < text.length) out.push({ t: "punct", s: text.slice(at) });
   return out;
 }
+
+export type Completion = {
+  label: string;
+  insert: string;
+  kind: "secret" | "variable" | "function" | "namespace";
+  /** Add the closing `}` (a complete top-level expression). */
+  closes: boolean;
+  /** Move the caret this many characters back after inserting (into a function's parentheses). */
+  caretBack?: number;
+};
+
+const FUNCTIONS: ReadonlyArray<{ name: string; args: boolean }> = [
+  { name: "base64", args: true },
+  { name: "base64url", args: true },
+  { name: "basic", args: true },
+  { name: "urlencode", args: true },
+  { name: "jwt", args: true },
+  { name: "sha256", args: true },
+  { name: "hmac_sha256", args: true },
+  { name: "uuid", args: false },
+  { name: "now", args: false },
+];
+
+function ranked(names: string[], prefix: string): string[] {
+  const p = prefix.toLowerCase();
+  const hits = names.filter((n) => n.toLowerCase().includes(p));
+  return [...hits.filter((n) => n.toLowerCase().startsWith(p)), ...hits.filter((n) => !n.toLowerCase().startsWith(p))];
+}
+
+/**
+ * What can complete the expression being typed at `caret` in a template: secret names after
+ * `${secret.`, variables after `${env.`, and namespaces and functions after `${`. Null outside
+ * an open `${…` (or after a literal `$${`).
+ */
+export function completionsAt(text: string, caret: number, hints: { secrets: string[]; variables: string[] }): { from: number; items: Completion[] } | null {
+  const before = text.slice(0, caret);
+  const open = before.lastIndexOf("${");
+  if (open < 0 || (open > 0 && before[open - 1] === "$")) return null;
+  const inside = before.slice(open + 2);
+  if (inside.includes("}")) return null;
+  const m = /(?:^|[\s(,])((?:secret|env)\.[A-Za-z0-9_.-]*|[A-Za-z_][A-Za-z0-9_]*|)$/.exec(inside);
+  if (!m) return null;
+  const token = m[1] ?? "";
+  const from = caret - token.length;
+  const topLevel = inside.trim() === token;
+  let items: Completion[];
+  if (token.startsWith("secret.")) {
+    items = ranked(hints.secrets, token.slice(7)).map((n) => ({ label: `secret.${n}`, insert: `secret.${n}`, kind: "secret", closes: topLevel }));
+  } else if (token.startsWith("env.")) {
+    items = ranked(hints.variables, token.slice(4)).map((n) => ({ label: `env.${n}`, insert: `env.${n}`, kind: "variable", closes: topLevel }));
+  } else {
+    const p = token.toLowerCase();
+    const spaces: Completion[] = [
+      { label: "secret.", insert: "secret.", kind: "namespace" as const, closes: false },
+      { label: "env.", insert: "env.", kind: "namespace" as const, closes: false },
+    ].filter((c) => c.label.startsWith(p));
+    const fns: Completion[] = FUNCTIONS.filter((f) => f.name.startsWith(p)).map((f) =>
+      f.args
+        ? { label: `${f.name}(…)`, insert: `${f.name}()`, kind: "function", closes: false, caretBack: 1 }
+        : { label: `${f.name}()`, insert: `${f.name}()`, kind: "function", closes: topLevel },
+    );
+    items = [...spaces, ...fns];
+    if (items.length === 1 && items[0]!.insert === token) items = [];
+  }
+  return items.length ? { from, items } : null;
+}
