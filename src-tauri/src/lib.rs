@@ -74,10 +74,11 @@ pub fn home_from_args(
 
 /// Opens the profile, builds the window and runs until it closes.
 pub fn run() {
-    hardening::disable_core_dumps();
     let home =
         home_from_args(std::env::args_os().skip(1)).unwrap_or_else(keywarden_app::default_home);
     let log = logging::init(&home);
+    // Before the profile is opened, i.e. before any secret can be in memory.
+    hardening::disable_core_dumps();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), home = %home.display(), log = ?log, "starting Keywarden");
 
     let started = std::time::Instant::now();

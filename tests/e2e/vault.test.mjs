@@ -83,12 +83,12 @@ async function createSecret({ name, value, description = "", environment = "", t
   await byId("new-secret").click();
   const form = await byId("secret-form");
   await form.waitForDisplayed({ timeout: 5000 });
-  await browser.$("#f-name").setValue(name);
+  await browser.$("#f-name").addValue(name);
   await setField("#f-value", value);
-  if (description) await browser.$("#f-description").setValue(description);
-  if (environment) await browser.$("#f-environment").setValue(environment);
-  if (tags) await browser.$("#f-tags").setValue(tags);
-  if (hosts) await browser.$("#f-hosts").setValue(hosts);
+  if (description) await browser.$("#f-description").addValue(description);
+  if (environment) await browser.$("#f-environment").addValue(environment);
+  if (tags) await browser.$("#f-tags").addValue(tags);
+  if (hosts) await browser.$("#f-hosts").addValue(hosts);
   if (expires) await setField("#f-expires", expires);
   await byId("save-secret").click();
   await form.waitForExist({ reverse: true, timeout: 10000 });
@@ -211,6 +211,14 @@ describe("Vault screen", () => {
     await byId("reveal-button").click();
     await shown.waitForExist({ reverse: true, timeout: 3000 });
     assert.ok(!(await browser.getPageSource()).includes(CANARY), "hidden means gone from the DOM");
+  });
+
+  test("a revealed value hides itself after hideAfterSeconds", async () => {
+    await byId("reveal-button").click();
+    const shown = await byId("revealed-value");
+    await shown.waitForDisplayed({ timeout: 5000 });
+    await shown.waitForExist({ reverse: true, timeout: 15000, timeoutMsg: "the value stayed on screen" });
+    assert.ok(!(await browser.getPageSource()).includes(CANARY));
   });
 
   test("copy happens in Rust and says when the clipboard clears", async () => {
