@@ -447,6 +447,7 @@ describe("Requests screen", () => {
       timeout: 3000,
       timeoutMsg: "the menu never offered the secret's name",
     });
+    await browser.saveScreenshot(join(SHOTS, "requests-completion-light.png"));
     await browser.keys("Enter");
     await browser.waitUntil(async () => (await values[last].getValue()) === `\${secret.${SECRET}}`, { timeout: 3000 });
     await previewShows(`X-Trace-Key: [secret.${SECRET}]`);
