@@ -8,6 +8,7 @@ import { AlertIcon, KeyIcon, PlusIcon, TrashIcon } from "../components/icons";
 import { FieldError, Modal, submitOnModEnter } from "../components/modal";
 import { splitList } from "../lib/format";
 import { TextField } from "../vault/fields";
+import { TemplateInput } from "./TemplateInput";
 import { JWT_ALGORITHMS, STYLE_KINDS, defaultStyle, presentation, styleLabel } from "./model";
 
 type Errors = Record<string, string>;
@@ -203,17 +204,24 @@ export function ProfilesDialog(props: {
               <div class="field field-narrow">
                 <TextField id="p-header" name="header" label="Header" value={st.name} onInput={(v) => setStyle({ name: v })} error={errors.header} placeholder="X-Api-Key" mono />
               </div>
-              <TextField
-                id="p-template"
-                name="template"
-                label="Value template"
-                value={st.template}
-                onInput={(v) => setStyle({ template: v })}
-                error={errors.template}
-                placeholder="${secret.NAME}"
-                hint="Any template: ${secret.NAME}, ${env.NAME}, ${base64(…)}."
-                mono
-              />
+              <div class="field">
+                <label for="p-template">Value template</label>
+                <TemplateInput
+                  class="input mono"
+                  value={st.template}
+                  placeholder="${secret.NAME}"
+                  ariaLabel="Value template"
+                  ariaInvalid={!!errors.template}
+                  ariaDescribedBy={errors.template ? "p-template-err" : "p-template-hint"}
+                  onValue={(v) => setStyle({ template: v })}
+                />
+                <FieldError id="p-template-err" message={errors.template} />
+                {!errors.template && (
+                  <p class="hint" id="p-template-hint">
+                    Any template: {"${secret.NAME}"}, {"${env.NAME}"}, {"${base64(…)}"}. Type {"${"} for suggestions.
+                  </p>
+                )}
+              </div>
             </div>
           )}
           {st.kind === "apiToken" && (
