@@ -210,6 +210,8 @@ describe("Requests screen", () => {
     await byId("query-warning").waitForDisplayed({ timeout: 2000 });
     await setSelect('[data-testid="profile-style"]', "jwt");
     await browser.$("#p-claims").waitForDisplayed({ timeout: 2000 });
+    await pause(400);
+    await browser.saveScreenshot(join(SHOTS, "profile-jwt-light.png"));
     await setSelect('[data-testid="profile-style"]', "bearer");
     await browser.$("#p-hosts").setValue("127.0.0.1");
     // The local test server speaks plain HTTP.

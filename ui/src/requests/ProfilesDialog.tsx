@@ -300,7 +300,7 @@ export function ProfilesDialog(props: {
           {st.kind === "query" && (
             <>
               <TextField id="p-param" name="param" label="Query parameter" value={st.param} onInput={(v) => setStyle({ param: v })} error={errors.param} placeholder="auth-key" mono />
-              <div class="callout callout-warn" role="note" data-testid="query-warning">
+              <div class="callout callout-warn callout-icon" role="note" data-testid="query-warning">
                 <AlertIcon size={15} /> <span>Keys in URLs end up in proxy, server and browser logs (RFC 6750 §2.3). Use a header where the API allows it; every request with this profile is flagged.</span>
               </div>
             </>
