@@ -841,8 +841,14 @@ impl Service {
                 body: stored,
             });
         }
+        let actor = mutation.actor.clone();
+        let actions: Vec<(String, String)> =
+            mutation.audit.iter().map(|a| (a.action.clone(), a.target.clone())).collect();
         let changes = self.store.apply(mutation).await?;
         self.apply_local(&changes);
+        for (action, target) in actions {
+            tracing::info!(%actor, %action, %target, "admin action");
+        }
         Ok(Outcome {
             status,
             body,
