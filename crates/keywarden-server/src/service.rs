@@ -842,8 +842,11 @@ impl Service {
             });
         }
         let actor = mutation.actor.clone();
-        let actions: Vec<(String, String)> =
-            mutation.audit.iter().map(|a| (a.action.clone(), a.target.clone())).collect();
+        let actions: Vec<(String, String)> = mutation
+            .audit
+            .iter()
+            .map(|a| (a.action.clone(), a.target.clone()))
+            .collect();
         let changes = self.store.apply(mutation).await?;
         self.apply_local(&changes);
         for (action, target) in actions {
