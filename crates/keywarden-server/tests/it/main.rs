@@ -11,4 +11,5 @@ mod logs;
 mod nginx;
 mod replicas;
 mod storage;
+mod timing;
 mod verify;
