@@ -257,7 +257,15 @@ async fn disable_and_revoke_take_effect_at_once(backend: Backend) {
     let s = TestServer::start(backend).await;
     let svc = s.principal("service_user", "svc", &["key:use"]).await;
     let (key, id) = s.key(&svc, json!({ "name": "k" })).await;
+    assert_eq!(
+        s.get(&format!("/v1/keys/{id}")).await.body["last_used_at"],
+        Value::Null
+    );
     assert!(ok(&s.verify(json!({ "key": key })).await.body));
+    let used = s.get(&format!("/v1/keys/{id}")).await.body["last_used_at"]
+        .as_i64()
+        .expect("last used time");
+    assert!(used >= keywarden_core::now() - 5);
     s.patch(&format!("/v1/keys/{id}"), json!({ "enabled": false }))
         .await
         .expect(200);
