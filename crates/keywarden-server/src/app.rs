@@ -14,6 +14,9 @@ use crate::service::Service;
 use crate::store::{Store, StoreError};
 use crate::verify::Verifier;
 
+/// How long a stored Idempotency-Key response is replayed (one day, as Stripe does).
+pub const IDEMPOTENCY_RETENTION_SECS: i64 = 24 * 3600;
+
 /// A running server's parts.
 pub struct App {
     pub service: Arc<Service>,
@@ -83,6 +86,14 @@ impl App {
                 }
                 if let Err(e) = service.flush_refusal_counts().await {
                     tracing::warn!(error = %e, "could not record refusal counts");
+                }
+                let now = keywarden_core::now();
+                if let Err(e) = service
+                    .store
+                    .prune(now - IDEMPOTENCY_RETENTION_SECS, now)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not prune old idempotency records");
                 }
             }
         }));

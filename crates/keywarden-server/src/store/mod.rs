@@ -136,6 +136,8 @@ pub trait Store: Send + Sync + 'static {
     async fn session_get(&self, digest: &str) -> Result<Option<(String, Timestamp)>, StoreError>;
     async fn session_delete(&self, digest: &str) -> Result<(), StoreError>;
     async fn record_usage(&self, usage: Vec<(String, Timestamp)>) -> Result<(), StoreError>;
+    /// Forgets Idempotency-Key records created before `idempotency_before` and expired sessions.
+    async fn prune(&self, idempotency_before: Timestamp, now: Timestamp) -> Result<(), StoreError>;
     /// Inserts many keys at once, outside the change feed's usual path (benchmarks, imports).
     async fn bulk_insert(
         &self,

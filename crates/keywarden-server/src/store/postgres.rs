@@ -17,7 +17,13 @@ use super::{
 };
 use crate::model::{AuditEntry, Change, Object};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_expiry_indexes.sql"),
+    ),
+];
 /// Serializes writers (change sequence order) and migrations across replicas.
 const WRITE_LOCK: i64 = 0x6b77_7772;
 
@@ -462,6 +468,22 @@ impl Store for PgStore {
             tx.execute(&stmt, &[id, at]).await.map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn prune(&self, idempotency_before: Timestamp, now: Timestamp) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        client
+            .execute(
+                "DELETE FROM idempotency WHERE created_at < $1",
+                &[&idempotency_before],
+            )
+            .await
+            .map_err(backend)?;
+        client
+            .execute("DELETE FROM sessions WHERE expires_at < $1", &[&now])
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn bulk_insert(

@@ -92,7 +92,7 @@ async fn reopening_keeps_state_and_runs_no_migration_twice() {
     let n: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, 2, "each migration applied once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,4 +188,51 @@ async fn postgres_tables_hold_no_raw_key() {
         );
         assert!(dump.contains(&keywarden_keys::KeyDigest::of(key).to_hex()));
     }
+}
+
+crate::both_backends!(old_idempotency_records_are_pruned);
+
+async fn old_idempotency_records_are_pruned(backend: Backend) {
+    use keywarden_server::store::IdemBegin;
+    let s = TestServer::start(backend).await;
+    let store = s.store();
+    let now = keywarden_core::now();
+    let day = keywarden_server::app::IDEMPOTENCY_RETENTION_SECS;
+    assert_eq!(
+        store
+            .idempotency_begin("a", "old", "h1", now - day - 10, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Started
+    );
+    assert_eq!(
+        store
+            .idempotency_begin("a", "new", "h1", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Started
+    );
+    assert_eq!(
+        store
+            .idempotency_begin("a", "old", "h2", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Mismatch
+    );
+    store.prune(now - day, now).await.unwrap();
+    // The old record is gone (a new request may use the key); the recent one stays.
+    assert_eq!(
+        store
+            .idempotency_begin("a", "old", "h2", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Started
+    );
+    assert_eq!(
+        store
+            .idempotency_begin("a", "new", "h2", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Mismatch
+    );
 }
