@@ -1011,6 +1011,7 @@ async fn delete_profile(
 // -------------------------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KeyFilter {
     principal_id: Option<String>,
 }
@@ -1192,6 +1193,7 @@ async fn revoke_key(
 // -------------------------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FeedQuery {
     /// Return changes after this sequence number (0: from the start).
     #[serde(default)]
@@ -1214,6 +1216,7 @@ async fn changes(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
     #[serde(default)]
     since: i64,

@@ -122,6 +122,24 @@ async fn health_and_openapi_describe_the_service() {
         assert!(paths.contains_key(p), "{p} is documented");
     }
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
+    // Every path parameter appears in its path template; query parameters are not documented as path ones.
+    for (template, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                if param["in"] == "path" {
+                    let name = param["name"].as_str().unwrap();
+                    assert!(
+                        template.contains(&format!("{{{name}}}")),
+                        "{method} {template}: path parameter {name}"
+                    );
+                }
+            }
+        }
+    }
+    let audit_params = doc.body["paths"]["/v1/audit"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(audit_params.iter().all(|p| p["in"] == "query"));
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
 }
 
