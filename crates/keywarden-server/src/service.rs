@@ -354,9 +354,18 @@ pub struct VerifyResponse {
     pub key_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
-    pub scopes: Vec<String>,
+    #[schema(value_type = Vec<String>)]
+    #[serde(serialize_with = "serialize_scopes")]
+    pub scopes: Arc<crate::model::Privileges>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+}
+
+fn serialize_scopes<S: serde::Serializer>(
+    scopes: &Arc<crate::model::Privileges>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    scopes.as_ref().serialize(s)
 }
 
 impl From<Decision> for VerifyResponse {
@@ -368,7 +377,7 @@ impl From<Decision> for VerifyResponse {
             principal: d.principal,
             key_id: d.key_id,
             environment: d.environment,
-            scopes: d.scopes.iter().cloned().collect(),
+            scopes: d.scopes,
             retry_after: d.retry_after,
         }
     }
