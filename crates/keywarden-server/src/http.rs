@@ -627,15 +627,31 @@ async fn auth_request(State(state): State<AppState>, request: Request) -> Respon
     let mut response = if decision.allowed() {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        (status, Json(json!({ "code": decision.reason.as_str(), "message": "the key may not make this request", "field": null }))).into_response()
+        // A refusal body is the same for every request with this reason: no JSON to build.
+        let body = format!(
+            "{{\"code\":\"{}\",\"message\":\"the key may not make this request\",\"field\":null}}",
+            decision.reason.as_str()
+        );
+        (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response()
     };
     let h = response.headers_mut();
+    h.insert(
+        HeaderName::from_static("x-keywarden-reason"),
+        HeaderValue::from_static(decision.reason.as_str()),
+    );
     let mut set = |name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             h.insert(HeaderName::from_static(name), v);
         }
     };
-    set("x-keywarden-reason", decision.reason.as_str());
     if let Some(p) = &decision.principal {
         set("x-keywarden-principal-id", &p.id);
         set("x-keywarden-principal", &p.name);
@@ -651,7 +667,7 @@ async fn auth_request(State(state): State<AppState>, request: Request) -> Respon
         set("retry-after", &r.to_string());
     }
     if status == StatusCode::UNAUTHORIZED {
-        set("www-authenticate", "Bearer");
+        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }

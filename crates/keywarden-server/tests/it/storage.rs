@@ -212,8 +212,13 @@ crate::both_backends!(old_idempotency_records_are_pruned);
 
 async fn old_idempotency_records_are_pruned(backend: Backend) {
     use keywarden_server::store::IdemBegin;
-    let s = TestServer::start(backend).await;
-    let store = s.store();
+    // A bare store, without a server whose background housekeeping would prune too.
+    let dir = tempfile::tempdir().unwrap();
+    let database = match backend {
+        Backend::Sqlite => dir.path().join("kw.db").to_string_lossy().into_owned(),
+        Backend::Postgres => crate::harness::fresh_pg_database().await,
+    };
+    let store = keywarden_server::store::open(&database, 2).await.unwrap();
     let now = keywarden_core::now();
     let day = keywarden_server::app::IDEMPOTENCY_RETENTION_SECS;
     assert_eq!(
