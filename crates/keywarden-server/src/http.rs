@@ -656,7 +656,7 @@ async fn auth_request(State(state): State<AppState>, request: Request) -> Respon
         set("x-keywarden-principal-id", &p.id);
         set("x-keywarden-principal", &p.name);
     }
-    if let Some(k) = &decision.key_id {
+    if let Some(k) = decision.key_id() {
         set("x-keywarden-key-id", k);
     }
     if decision.allowed() {

@@ -374,9 +374,9 @@ impl From<Decision> for VerifyResponse {
             valid: d.allowed(),
             status: d.status(),
             reason: d.reason,
-            principal: d.principal,
-            key_id: d.key_id,
-            environment: d.environment,
+            principal: d.principal_summary(),
+            key_id: d.key_id().map(str::to_owned),
+            environment: d.environment().map(str::to_owned),
             scopes: d.scopes,
             retry_after: d.retry_after,
         }
@@ -663,11 +663,11 @@ impl Service {
             .verify(Some(text), Source::Header, &ctx, client, now());
         match decision.reason {
             crate::verify::Reason::Ok => {
-                let principal = decision.principal.ok_or(Error::Unauthenticated)?;
-                let key_id = decision.key_id.unwrap_or_default();
+                let principal = decision.principal.as_ref().ok_or(Error::Unauthenticated)?;
+                let key_id = decision.key_id().unwrap_or_default();
                 Ok(Caller {
                     actor: format!("key:{key_id}"),
-                    principal_id: principal.id,
+                    principal_id: principal.id.clone(),
                     privileges: decision.scopes.iter().cloned().collect(),
                 })
             }

@@ -16,9 +16,9 @@ use keywarden_keys::{KeyDigest, KeyRef, MAX_KEY_LEN};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::index::{Index, address_allowed};
+use crate::index::{Index, KeyEntry, address_allowed};
 use crate::limits::{FailureThrottle, RateLimiter, retry_after_secs};
-use crate::model::{AccessMethod, PrincipalKind, Privileges, privilege};
+use crate::model::{AccessMethod, Principal, PrincipalKind, Privileges, privilege};
 
 /// Why a request was allowed or refused, as callers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -185,19 +185,36 @@ pub struct PrincipalSummary {
     pub kind: PrincipalKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Decision {
     pub reason: Reason,
     pub cause: Option<Cause>,
-    pub principal: Option<PrincipalSummary>,
-    pub key_id: Option<String>,
-    pub environment: Option<String>,
+    /// The principal the key acts as (shared with the index: no copy on the hot path).
+    pub principal: Option<Arc<Principal>>,
+    /// The key that was presented (absent for JWTs and refusals).
+    pub key: Option<Arc<KeyEntry>>,
     /// Effective scopes; shared with the index when the key narrows nothing.
     pub scopes: Arc<Privileges>,
     pub retry_after: Option<u64>,
 }
 
 impl Decision {
+    pub fn key_id(&self) -> Option<&str> {
+        self.key.as_ref().map(|k| k.key.id.as_str())
+    }
+
+    pub fn environment(&self) -> Option<&str> {
+        self.key.as_ref().map(|k| k.key.environment.as_str())
+    }
+
+    pub fn principal_summary(&self) -> Option<PrincipalSummary> {
+        self.principal.as_ref().map(|p| PrincipalSummary {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            kind: p.kind,
+        })
+    }
+
     pub fn allowed(&self) -> bool {
         self.reason == Reason::Ok
     }
@@ -217,8 +234,7 @@ impl Decision {
             reason,
             cause: Some(cause),
             principal: None,
-            key_id: None,
-            environment: None,
+            key: None,
             scopes: Arc::default(),
             retry_after: None,
         }
@@ -472,13 +488,8 @@ impl Verifier {
         Decision {
             reason: Reason::Ok,
             cause: None,
-            principal: Some(PrincipalSummary {
-                id: principal.id.clone(),
-                name: principal.name.clone(),
-                kind: principal.kind,
-            }),
-            key_id: Some(k.id.clone()),
-            environment: Some(k.environment.clone()),
+            principal: Some(Arc::clone(principal)),
+            key: Some(Arc::clone(entry)),
             scopes,
             retry_after: None,
         }
@@ -559,13 +570,8 @@ impl Verifier {
         Decision {
             reason: Reason::Ok,
             cause: None,
-            principal: Some(PrincipalSummary {
-                id: principal.id.clone(),
-                name: principal.name.clone(),
-                kind: principal.kind,
-            }),
-            key_id: None,
-            environment: None,
+            principal: Some(Arc::clone(principal)),
+            key: None,
             scopes,
             retry_after: None,
         }
