@@ -65,8 +65,20 @@ impl App {
         self.tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(service.config.poll_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let signal = service.store.change_signal();
             loop {
-                tick.tick().await;
+                // A notification from the database wakes the follower at once; the poll is the safety net.
+                match &signal {
+                    Some(signal) => {
+                        tokio::select! {
+                            _ = tick.tick() => {}
+                            () = signal.notified() => {}
+                        }
+                    }
+                    None => {
+                        tick.tick().await;
+                    }
+                }
                 if let Err(e) = follow_once(&service).await {
                     tracing::warn!(error = %e, "could not read the change feed; retrying");
                 }

@@ -112,6 +112,11 @@ pub struct Snapshot {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
+    /// Woken when another replica commits a change (PostgreSQL `LISTEN`), so followers
+    /// need not wait for their next poll. `None`: poll only.
+    fn change_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
     async fn load(&self) -> Result<Snapshot, StoreError>;
     async fn changes_since(&self, since: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
     async fn apply(&self, mutation: Mutation) -> Result<Vec<Change>, StoreError>;

@@ -27,8 +27,62 @@ const MIGRATIONS: &[(i64, &str)] = &[
 /// Serializes writers (change sequence order) and migrations across replicas.
 const WRITE_LOCK: i64 = 0x6b77_7772;
 
+/// The channel `NOTIFY`-ed by every committed change.
+const CHANNEL: &str = "keywarden_changes";
+
 pub struct PgStore {
     pool: Pool,
+    signal: std::sync::Arc<tokio::sync::Notify>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// Keeps one connection `LISTEN`ing on [`CHANNEL`] and wakes `signal` on each notification;
+/// reconnects with a pause when the connection drops.
+async fn listen(config: tokio_postgres::Config, signal: std::sync::Arc<tokio::sync::Notify>) {
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let listen = async move {
+                    if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                        tracing::warn!(error = %e, "cannot LISTEN for changes");
+                        return;
+                    }
+                    // Keep the client alive while the connection is driven below.
+                    std::future::pending::<()>().await;
+                };
+                let drive = async {
+                    while let Some(message) =
+                        std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                    {
+                        match message {
+                            Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                                signal.notify_one()
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "change listener connection failed");
+                                break;
+                            }
+                        }
+                    }
+                };
+                tokio::select! {
+                    () = listen => {}
+                    () = drive => {}
+                }
+                // Wake the follower once: anything missed while reconnecting is read by its poll.
+                signal.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "change listener cannot connect"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 fn backend(e: tokio_postgres::Error) -> StoreError {
@@ -48,6 +102,7 @@ impl PgStore {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|_| StoreError::Backend("the PostgreSQL URL is not valid".to_owned()))?;
+        let config_for_listener = config.clone();
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -59,7 +114,13 @@ impl PgStore {
             .max_size(pool_size.max(2))
             .build()
             .map_err(|e| StoreError::Backend(format!("database pool: {e}")))?;
-        let store = Self { pool };
+        let signal = std::sync::Arc::new(tokio::sync::Notify::new());
+        let listener = tokio::spawn(listen(config_for_listener, std::sync::Arc::clone(&signal)));
+        let store = Self {
+            pool,
+            signal,
+            listener,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -123,6 +184,10 @@ async fn insert_audit(
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn change_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        Some(std::sync::Arc::clone(&self.signal))
     }
 
     async fn load(&self) -> Result<Snapshot, StoreError> {
@@ -300,6 +365,12 @@ impl Store for PgStore {
             )
             .await
             .map_err(backend)?;
+        }
+        if !changes.is_empty() {
+            // Delivered to listeners when (and only if) the transaction commits.
+            tx.execute("SELECT pg_notify($1, '')", &[&CHANNEL])
+                .await
+                .map_err(backend)?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(changes)
