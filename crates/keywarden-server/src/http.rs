@@ -158,8 +158,8 @@ fn json_field(message: &str) -> Option<String> {
 }
 
 /// Parses a JSON body; an empty body reads as `{}` when `T` allows it.
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Error> {
-    let bytes: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+fn parse<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, Error> {
+    let bytes: &'a [u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         body
@@ -494,8 +494,7 @@ async fn verify(State(state): State<AppState>, request: Request) -> ApiResult {
             message: format!("the request body could not be read (the limit is {MAX_BODY} bytes)"),
         })?;
     let service = &state.service;
-    let mut req: VerifyRequest = parse(&body)?;
-    let req_key = zeroize::Zeroizing::new(std::mem::take(&mut req.key));
+    let req: VerifyRequest<'_> = parse(&body)?;
     let client = match &req.client_address {
         Some(text) => Some(
             text.trim()
@@ -527,7 +526,7 @@ async fn verify(State(state): State<AppState>, request: Request) -> ApiResult {
     let trusted = peer.is_none_or(|p| address_allowed(&service.config.trusted_proxies, p));
     let throttle_at = if trusted { client.or(caller) } else { caller };
     let decision = service.verifier.verify(
-        Some(&req_key),
+        Some(&req.key),
         Source::Header,
         &ctx,
         throttle_at,
@@ -538,7 +537,7 @@ async fn verify(State(state): State<AppState>, request: Request) -> ApiResult {
             retry_after: decision.retry_after.unwrap_or(1),
         });
     }
-    Ok(Json(VerifyResponse::from(decision)).into_response())
+    Ok(Json(VerifyResponse::from(&decision)).into_response())
 }
 
 /// The peer address when the server runs with connection info (absent in in-process tests).
