@@ -39,11 +39,30 @@ pub fn with_vault<R: tauri::Runtime>(
     ])
 }
 
+/// `--home DIR` opens the profile in DIR (like `KEYWARDEN_HOME`, which it overrides), so
+/// several profiles can run side by side and tests can start the window on a fresh one.
+pub fn home_from_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Option<std::path::PathBuf> {
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if arg == "--home" {
+            return args.next().map(std::path::PathBuf::from);
+        }
+        if let Some(dir) = arg.to_str().and_then(|a| a.strip_prefix("--home=")) {
+            return Some(dir.into());
+        }
+    }
+    None
+}
+
 /// Opens the profile, builds the window and runs until it closes.
 pub fn run() {
-    hardening::disable_core_dumps();
-    let home = keywarden_app::default_home();
+    let home =
+        home_from_args(std::env::args_os().skip(1)).unwrap_or_else(keywarden_app::default_home);
     let log = logging::init(&home);
+    // Before the profile is opened, i.e. before any secret can be in memory.
+    hardening::disable_core_dumps();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), home = %home.display(), log = ?log, "starting Keywarden");
 
     let started = std::time::Instant::now();
@@ -71,5 +90,29 @@ pub fn run() {
         tracing::error!(error = %err, "the window could not start");
         eprintln!("keywarden: the window could not start: {err}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::home_from_args;
+    use std::path::PathBuf;
+
+    fn args(a: &[&str]) -> Vec<std::ffi::OsString> {
+        a.iter().map(Into::into).collect()
+    }
+
+    #[test]
+    fn home_comes_from_either_form_of_the_flag() {
+        assert_eq!(
+            home_from_args(args(&["--home", "/tmp/a"])),
+            Some(PathBuf::from("/tmp/a"))
+        );
+        assert_eq!(
+            home_from_args(args(&["-x", "--home=/tmp/b"])),
+            Some(PathBuf::from("/tmp/b"))
+        );
+        assert_eq!(home_from_args(args(&[])), None);
+        assert_eq!(home_from_args(args(&["--home"])), None);
     }
 }

@@ -83,12 +83,12 @@ async function createSecret({ name, value, description = "", environment = "", t
   await byId("new-secret").click();
   const form = await byId("secret-form");
   await form.waitForDisplayed({ timeout: 5000 });
-  await browser.$("#f-name").setValue(name);
+  await browser.$("#f-name").addValue(name);
   await setField("#f-value", value);
-  if (description) await browser.$("#f-description").setValue(description);
-  if (environment) await browser.$("#f-environment").setValue(environment);
-  if (tags) await browser.$("#f-tags").setValue(tags);
-  if (hosts) await browser.$("#f-hosts").setValue(hosts);
+  if (description) await browser.$("#f-description").addValue(description);
+  if (environment) await browser.$("#f-environment").addValue(environment);
+  if (tags) await browser.$("#f-tags").addValue(tags);
+  if (hosts) await browser.$("#f-hosts").addValue(hosts);
   if (expires) await setField("#f-expires", expires);
   await byId("save-secret").click();
   await form.waitForExist({ reverse: true, timeout: 10000 });
@@ -213,11 +213,21 @@ describe("Vault screen", () => {
     assert.ok(!(await browser.getPageSource()).includes(CANARY), "hidden means gone from the DOM");
   });
 
+  test("a revealed value hides itself after hideAfterSeconds", async () => {
+    await byId("reveal-button").click();
+    const shown = await byId("revealed-value");
+    await shown.waitForDisplayed({ timeout: 5000 });
+    await shown.waitForExist({ reverse: true, timeout: 15000, timeoutMsg: "the value stayed on screen" });
+    assert.ok(!(await browser.getPageSource()).includes(CANARY));
+  });
+
   test("copy happens in Rust and says when the clipboard clears", async () => {
     await byId("copy-button").click();
-    const toast = await byId("toast");
-    await toast.waitForDisplayed({ timeout: 5000 });
-    assert.match(await toast.getText(), /clipboard clears in 30 s/);
+    // An earlier toast may still be showing; wait for the copy receipt.
+    await browser.waitUntil(
+      async () => /Copied e2e_billing_api\. The clipboard clears in 30 s\./.test(await byId("toast").getText().catch(() => "")),
+      { timeout: 5000, timeoutMsg: "no copy receipt" },
+    );
     assert.match(await byId("clipboard-countdown").getText(), /Clipboard clears in \d+ s/);
   });
 
@@ -289,13 +299,24 @@ describe("Vault screen", () => {
     await byId("enabled-switch").click();
     await browser.waitUntil(async () => /Disabled/.test(await row("sendgrid_staging").getText()), { timeout: 5000 });
     await row("stripe_live_secret").click();
-    await byId("versions").waitForDisplayed({ timeout: 5000 });
+    // Rotate once, so the history shows a retired value.
+    await byId("rotate-button").click();
+    await byId("rotate-dialog").waitForDisplayed({ timeout: 3000 });
+    await setField("#r-value", "sk_live_51H8xE2eScreenshotOnlyRotated");
+    await browser.$('[data-testid="rotate-dialog"] button[type="submit"]').click();
+    await byId("rotate-dialog").waitForExist({ reverse: true, timeout: 10000 });
+    await browser.waitUntil(async () => (await browser.$$('[data-testid="versions"] li').length) === 2, {
+      timeout: 5000,
+      timeoutMsg: "the history does not show two values after a rotation",
+    });
     await byId("toast").waitForExist({ reverse: true, timeout: 8000 });
     await browser.$("body").moveTo({ xOffset: 5, yOffset: 5 });
     await setTheme("light");
+    await browser.$("h1").moveTo();
     await pause(300);
     await browser.saveScreenshot(join(SHOTS, "vault-light.png"));
     await setTheme("dark");
+    await browser.$("h1").moveTo();
     await pause(300);
     await browser.saveScreenshot(join(SHOTS, "vault-dark.png"));
     // The dialogs and Settings, for looking at (not compared).

@@ -22,13 +22,15 @@ export function StatusBar(props: { status: VaultStatus | null; checking: boolean
             {s.backend === "keychain" ? <KeyIcon size={13} /> : <DiskIcon size={13} />}
             {s.backendLabel}
           </span>
-          <span
-            class={`sb-item ${s.persistent ? "" : "text-warn"}`}
-            data-testid="status-persistence"
-            title={s.persistent ? "Values are kept on disk by the store and survive a reboot." : "Values are lost when the machine restarts."}
-          >
-            {s.persistent ? "Survives reboot" : "Lost at reboot"}
-          </span>
+          {s.health !== "unavailable" && (
+            <span
+              class={`sb-item ${s.persistent ? "" : "text-warn"}`}
+              data-testid="status-persistence"
+              title={s.persistent ? "Values are kept on disk by the store and survive a reboot." : "Values are lost when the machine restarts."}
+            >
+              {s.persistent ? "Survives reboot" : "Lost at reboot"}
+            </span>
+          )}
           <span class={`sb-item health health-${props.checking ? "checking" : s.health}`} data-testid="status-health" title={s.message ?? undefined}>
             <span class="health-dot" aria-hidden="true" />
             {props.checking ? "Checking the store…" : healthLabel(s.health)}
