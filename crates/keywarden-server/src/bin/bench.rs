@@ -149,6 +149,10 @@ impl Store for Counting {
         // Last-used times are flushed in the background every few seconds: not counted.
         self.inner.record_usage(u).await
     }
+    async fn prune(&self, before: Timestamp, now: Timestamp) -> Result<(), StoreError> {
+        // Background housekeeping: not counted.
+        self.inner.prune(before, now).await
+    }
     async fn bulk_insert(&self, o: Vec<Object>, a: &str, at: Timestamp) -> Result<(), StoreError> {
         self.hit();
         self.inner.bulk_insert(o, a, at).await

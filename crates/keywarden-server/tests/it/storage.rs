@@ -92,7 +92,7 @@ async fn reopening_keeps_state_and_runs_no_migration_twice() {
     let n: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, 2, "each migration applied once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,6 +122,24 @@ async fn health_and_openapi_describe_the_service() {
         assert!(paths.contains_key(p), "{p} is documented");
     }
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
+    // Every path parameter appears in its path template; query parameters are not documented as path ones.
+    for (template, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                if param["in"] == "path" {
+                    let name = param["name"].as_str().unwrap();
+                    assert!(
+                        template.contains(&format!("{{{name}}}")),
+                        "{method} {template}: path parameter {name}"
+                    );
+                }
+            }
+        }
+    }
+    let audit_params = doc.body["paths"]["/v1/audit"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(audit_params.iter().all(|p| p["in"] == "query"));
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
 }
 
@@ -188,4 +206,56 @@ async fn postgres_tables_hold_no_raw_key() {
         );
         assert!(dump.contains(&keywarden_keys::KeyDigest::of(key).to_hex()));
     }
+}
+
+crate::both_backends!(old_idempotency_records_are_pruned);
+
+async fn old_idempotency_records_are_pruned(backend: Backend) {
+    use keywarden_server::store::IdemBegin;
+    // A bare store, without a server whose background housekeeping would prune too.
+    let dir = tempfile::tempdir().unwrap();
+    let database = match backend {
+        Backend::Sqlite => dir.path().join("kw.db").to_string_lossy().into_owned(),
+        Backend::Postgres => crate::harness::fresh_pg_database().await,
+    };
+    let store = keywarden_server::store::open(&database, 2).await.unwrap();
+    let now = keywarden_core::now();
+    let day = keywarden_server::app::IDEMPOTENCY_RETENTION_SECS;
+    assert_eq!(
+        store
+            .idempotency_begin("a", "old", "h1", now - day - 10, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Started
+    );
+    assert_eq!(
+        store
+            .idempotency_begin("a", "new", "h1", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Started
+    );
+    assert_eq!(
+        store
+            .idempotency_begin("a", "old", "h2", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Mismatch
+    );
+    store.prune(now - day, now).await.unwrap();
+    // The old record is gone (a new request may use the key); the recent one stays.
+    assert_eq!(
+        store
+            .idempotency_begin("a", "old", "h2", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Started
+    );
+    assert_eq!(
+        store
+            .idempotency_begin("a", "new", "h2", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Mismatch
+    );
 }
