@@ -3,14 +3,13 @@
 //! - `commands`: one adapter per IPC command, each calling one [`App`] method off the async runtime.
 //! - `requests`: the same for the Requests screen (profiles, environments, preview, send, history).
 //! - `clipboard`: the system clipboard behind the core's `Clipboard` trait.
-//! - `logging`, `hardening`: the process's log file and core-dump policy.
+//! - `logging`: the process's log file (the core-dump policy is `keywarden_app::hardening`).
 //!
 //! [`with_vault`] is generic over the runtime so the tests drive the same handlers through
 //! Tauri's mock runtime.
 
 pub mod clipboard;
 pub mod commands;
-pub mod hardening;
 pub mod logging;
 pub mod requests;
 
@@ -78,7 +77,7 @@ pub fn run() {
         home_from_args(std::env::args_os().skip(1)).unwrap_or_else(keywarden_app::default_home);
     let log = logging::init(&home);
     // Before the profile is opened, i.e. before any secret can be in memory.
-    hardening::disable_core_dumps();
+    keywarden_app::hardening::disable_core_dumps();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), home = %home.display(), log = ?log, "starting Keywarden");
 
     let started = std::time::Instant::now();

@@ -6,6 +6,7 @@
 
 mod app;
 mod clipboard;
+pub mod hardening;
 pub mod ipc;
 mod requests;
 

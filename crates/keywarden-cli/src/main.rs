@@ -86,6 +86,7 @@ impl From<std::io::Error> for Failure {
 pub type Outcome = Result<(), Failure>;
 
 fn main() -> ExitCode {
+    keywarden_app::hardening::disable_core_dumps();
     let args = match cli::Cli::try_parse() {
         Ok(args) => args,
         Err(err) => {

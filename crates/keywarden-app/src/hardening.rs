@@ -1,4 +1,4 @@
-//! Process hardening applied before anything secret is in memory.
+//! Process hardening applied before anything secret is in memory, by the desktop app and by `kw`.
 
 /// Release builds: no core dumps (they would hold secret values) and, on Linux, no
 /// ptrace attach by other processes of the same user. Debug builds keep both for debugging.
