@@ -426,20 +426,14 @@ impl Verifier {
         {
             return refuse(Reason::AddressNotAllowed);
         }
-        let narrowed_by_profile = profile
-            .as_ref()
-            .is_some_and(|p| !p.profile.collections.is_empty());
+        let narrowed_by_profile = profile.as_ref().is_some_and(|p| !p.profile.collections.is_empty());
         let scopes: Arc<Privileges> = if k.scopes.is_empty() && !narrowed_by_profile {
             Arc::clone(&privileges)
         } else {
             let mut set: BTreeSet<String> = if k.scopes.is_empty() {
                 privileges.as_ref().clone()
             } else {
-                k.scopes
-                    .iter()
-                    .filter(|s| privileges.contains(*s))
-                    .cloned()
-                    .collect()
+                k.scopes.iter().filter(|s| privileges.contains(*s)).cloned().collect()
             };
             if let Some(p) = &profile
                 && !p.profile.collections.is_empty()

@@ -136,19 +136,10 @@ async fn postgres_tables_hold_no_raw_key() {
     let mut keys = vec![s.admin_key.clone()];
     let (key, id) = s.key(&svc, json!({ "name": "k" })).await;
     keys.push(key);
-    let r = s
-        .post(&format!("/v1/keys/{id}/rotate"), json!({}))
-        .await
-        .expect(201);
+    let r = s.post(&format!("/v1/keys/{id}/rotate"), json!({})).await.expect(201);
     keys.push(r.body["key"].as_str().unwrap().to_owned());
     let r = s
-        .call(
-            reqwest::Method::POST,
-            &format!("/v1/principals/{svc}/keys"),
-            Some(&s.admin_key),
-            Some(json!({ "name": "idem" })),
-            &[("idempotency-key", "x")],
-        )
+        .call(reqwest::Method::POST, &format!("/v1/principals/{svc}/keys"), Some(&s.admin_key), Some(json!({ "name": "idem" })), &[("idempotency-key", "x")])
         .await
         .expect(201);
     keys.push(r.body["key"].as_str().unwrap().to_owned());
@@ -156,25 +147,11 @@ async fn postgres_tables_hold_no_raw_key() {
         assert_eq!(s.verify(json!({ "key": k })).await.body["valid"], true);
     }
     s.app.service.flush_usage(0).await.unwrap();
-    let (client, conn) = tokio_postgres::connect(&s.database, tokio_postgres::NoTls)
-        .await
-        .unwrap();
+    let (client, conn) = tokio_postgres::connect(&s.database, tokio_postgres::NoTls).await.unwrap();
     tokio::spawn(conn);
     let mut dump = String::new();
-    for table in [
-        "objects",
-        "changes",
-        "audit",
-        "idempotency",
-        "passwords",
-        "sessions",
-        "key_usage",
-    ] {
-        for row in client
-            .query(&format!("SELECT t::text FROM {table} t"), &[])
-            .await
-            .unwrap()
-        {
+    for table in ["objects", "changes", "audit", "idempotency", "passwords", "sessions", "key_usage"] {
+        for row in client.query(&format!("SELECT t::text FROM {table} t"), &[]).await.unwrap() {
             dump.push_str(row.get::<_, &str>(0));
             dump.push('\n');
         }
@@ -182,10 +159,7 @@ async fn postgres_tables_hold_no_raw_key() {
     assert!(dump.len() > 1000);
     for key in &keys {
         let random = key.split('_').nth(2).unwrap();
-        assert!(
-            !dump.contains(key.as_str()) && !dump.contains(&random[4..]),
-            "a raw key is in PostgreSQL"
-        );
+        assert!(!dump.contains(key.as_str()) && !dump.contains(&random[4..]), "a raw key is in PostgreSQL");
         assert!(dump.contains(&keywarden_keys::KeyDigest::of(key).to_hex()));
     }
 }
