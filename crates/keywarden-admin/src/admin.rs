@@ -339,6 +339,19 @@ impl Admin {
         ca_pem: Option<&str>,
         key: SecretValue,
     ) -> Result<bool> {
+        self.connect_with_key_opts(name, url, ca_pem, key, true)
+    }
+
+    /// As [`Admin::connect_with_key`]; `remember: false` keeps the key for this process
+    /// only (it comes from `KEYWARDEN_ADMIN_KEY_FILE` each time, as in CI).
+    pub fn connect_with_key_opts(
+        &self,
+        name: &str,
+        url: &str,
+        ca_pem: Option<&str>,
+        key: SecretValue,
+        remember: bool,
+    ) -> Result<bool> {
         check_name(name)?;
         let url = check_url(url)?;
         let client = Client::new(&url, ca_pem, key.clone(), self.options.request_timeout)?;
@@ -353,7 +366,11 @@ impl Admin {
             }
             Err(e) => return Err(e),
         };
-        self.store_credential(name, key)?;
+        if remember {
+            self.store_credential(name, key)?;
+        } else {
+            self.use_credential(name, key);
+        }
         self.db.upsert_connection(name, &url, ca_pem, "key", None)?;
         self.set_live(name, |l| {
             l.online = Some(verified);
@@ -1258,7 +1275,12 @@ impl Admin {
                 name: c.name,
                 auth: c.auth,
                 username: c.username,
-                online: l.online,
+                // Another process may have synced: fall back on what it recorded.
+                online: l.online.or(match (&c.last_error, c.last_sync_at) {
+                    (Some(e), _) if e.contains("unreachable") => Some(false),
+                    (None, Some(_)) => Some(true),
+                    _ => None,
+                }),
                 needs_sign_in: l.needs_sign_in,
                 last_sync_at: c.last_sync_at,
                 last_error: c.last_error,

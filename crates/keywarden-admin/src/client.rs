@@ -194,10 +194,12 @@ impl Client {
             409 if body.get("code").and_then(Value::as_str)
                 == Some("idempotency_key_in_flight") =>
             {
+                // An earlier attempt holds the key (the server releases an abandoned one
+                // after a minute): waiting is all there is to do, it is not a failure.
                 Outcome::Retry {
                     reason: "the server is still working on an earlier attempt".into(),
-                    after_ms: Some(1_000),
-                    counts: true,
+                    after_ms: Some(3_000),
+                    counts: false,
                 }
             }
             429 => Outcome::Retry {
@@ -301,7 +303,7 @@ fn transport_error(e: &reqwest::Error) -> (Outcome, Net) {
         (
             Outcome::Retry {
                 reason: format!("the key server is unreachable: {}", describe(e)),
-                after_ms: None,
+                after_ms: Some(0),
                 counts: false,
             },
             Net::Unreachable,

@@ -25,6 +25,8 @@ pub use admin::{
     display_name,
 };
 pub use error::{AdminError, Result};
-pub use keywarden_server::model::{AuditEntry, Kind, PrincipalKind, RatePolicy, Slot};
+pub use keywarden_server::model::{
+    AccessMethod, AuditEntry, Kind, PrincipalKind, RatePolicy, Slot,
+};
 pub use store::{OutboxEntry, ViewObject};
 pub use sync::{PushOptions, PushReport, RetryPolicy};
