@@ -23,6 +23,8 @@ use serde_json::Value;
 use crate::error::{AdminError, Result};
 
 pub const LOCAL_PREFIX: &str = "local-";
+/// How long applied actions stay in the outbox (its history).
+pub const DONE_KEPT_SECS: i64 = 30 * 86_400;
 const OPEN: &str = "('queued', 'failed', 'conflict')";
 
 /// A new local id for an object created offline.
@@ -368,6 +370,12 @@ impl LocalDb {
                 "UPDATE admin_connections SET last_sync_at = ?2, last_error = NULL WHERE name = ?1",
                 params![name, now()],
             )?;
+            // Applied and discarded actions stay visible for 30 days, then go.
+            db.execute(
+                "DELETE FROM admin_outbox WHERE connection = ?1 AND state IN ('done', 'discarded')
+                     AND vault_step IS NULL AND done_at < ?2",
+                params![name, now() - DONE_KEPT_SECS],
+            )?;
         } else {
             db.execute(
                 "UPDATE admin_connections SET last_error = ?2 WHERE name = ?1",
@@ -411,7 +419,15 @@ impl LocalDb {
                 a.vault_step.as_ref().map(|s| json_text(&serde_json::json!(s))),
                 at,
             ])?;
-            seqs.push(tx.last_insert_rowid());
+            let seq = tx.last_insert_rowid();
+            seqs.push(seq);
+            let mut refs: Vec<&String> = vec![&a.object_id];
+            refs.extend(a.deps.iter());
+            refs.extend(a.new_object_id.iter());
+            for r in refs {
+                tx.prepare_cached("INSERT OR IGNORE INTO admin_outbox_refs (ref, seq) VALUES (?1, ?2)")?
+                    .execute(params![r, seq])?;
+            }
             for op in &a.view {
                 apply_view_op(&tx, connection, op, at)?;
             }
@@ -637,10 +653,7 @@ impl LocalDb {
 
     pub fn object(&self, connection: &str, kind: Kind, id: &str) -> Result<Option<ViewObject>> {
         let id = self.resolve_id(connection, id)?;
-        Ok(self
-            .objects(connection, Some(kind))?
-            .into_iter()
-            .find(|o| o.id == id))
+        Ok(self.query_objects(connection, Some(kind), Some(&id))?.into_iter().next())
     }
 
     /// The server id an offline local id became, or the id itself.
@@ -660,15 +673,29 @@ impl LocalDb {
     }
 
     pub fn objects(&self, connection: &str, kind: Option<Kind>) -> Result<Vec<ViewObject>> {
+        self.query_objects(connection, kind, None)
+    }
+
+    fn query_objects(
+        &self,
+        connection: &str,
+        kind: Option<Kind>,
+        id: Option<&str>,
+    ) -> Result<Vec<ViewObject>> {
         let db = self.lock();
         let mut stmt = db.prepare_cached(&format!(
             "SELECT o.kind, o.id, o.version, o.body, o.deleted,
                     (SELECT COUNT(*) FROM admin_outbox x WHERE x.connection = o.connection AND x.object_id = o.id AND x.state IN {OPEN}),
                     (SELECT x.state FROM admin_outbox x WHERE x.connection = o.connection AND x.object_id = o.id
                         AND x.state IN ('failed', 'conflict') ORDER BY x.seq LIMIT 1)
-             FROM admin_objects o WHERE o.connection = ?1 AND (?2 IS NULL OR o.kind = ?2)"
+             FROM admin_objects o WHERE o.connection = ?1 AND {}",
+            if id.is_some() {
+                "o.kind = ?2 AND o.id = ?3"
+            } else {
+                "(?2 IS NULL OR o.kind = ?2) AND ?3 IS NULL"
+            }
         ))?;
-        let rows = stmt.query_map(params![connection, kind.map(Kind::as_str)], |r| {
+        let rows = stmt.query_map(params![connection, kind.map(Kind::as_str), id], |r| {
             Ok(ViewObject {
                 kind: r.get(0)?,
                 id: r.get(1)?,
@@ -1030,8 +1057,10 @@ fn apply_view_op(tx: &Connection, connection: &str, op: &ViewOp, at: i64) -> Res
     Ok(())
 }
 
-/// Replaces a local id by its server id everywhere it appears.
-fn map_id(tx: &Connection, connection: &str, local: &str, server: &str) -> Result<()> {
+/// Replaces a local id by its server id in every open row that names it. Objects of the
+/// view that still mention the local id are ones whose own pending action will replace
+/// their body; readers resolve local ids through `admin_id_map` meanwhile.
+fn map_id(tx: &Connection, connection: &str, kind: Kind, local: &str, server: &str) -> Result<()> {
     tx.execute(
         "INSERT OR REPLACE INTO admin_id_map (connection, local_id, server_id) VALUES (?1, ?2, ?3)",
         params![connection, local, server],
@@ -1041,19 +1070,22 @@ fn map_id(tx: &Connection, connection: &str, local: &str, server: &str) -> Resul
             "UPDATE admin_outbox SET object_id = replace(object_id, ?2, ?3), path = replace(path, ?2, ?3),
                  body = replace(body, ?2, ?3), deps = replace(deps, ?2, ?3),
                  new_object_id = replace(new_object_id, ?2, ?3)
-             WHERE connection = ?1 AND state IN {OPEN}
-               AND (object_id = ?2 OR instr(path, ?2) > 0 OR instr(coalesce(body, ''), ?2) > 0
-                    OR instr(deps, ?2) > 0 OR new_object_id = ?2)"
+             WHERE seq IN (SELECT seq FROM admin_outbox_refs WHERE ref = ?2)
+               AND connection = ?1 AND state IN {OPEN}"
         ),
         params![connection, local, server],
     )?;
     tx.execute(
-        "DELETE FROM admin_objects WHERE connection = ?1 AND id = ?2",
-        params![connection, local],
+        "UPDATE OR IGNORE admin_outbox_refs SET ref = ?2 WHERE ref = ?1",
+        params![local, server],
     )?;
     tx.execute(
-        "UPDATE admin_objects SET body = replace(body, ?2, ?3) WHERE connection = ?1 AND instr(body, ?2) > 0",
-        params![connection, local, server],
+        "DELETE FROM admin_outbox_refs WHERE ref = ?1",
+        params![local],
+    )?;
+    tx.execute(
+        "DELETE FROM admin_objects WHERE connection = ?1 AND kind = ?2 AND id = ?3",
+        params![connection, kind.as_str(), local],
     )?;
     tx.execute(
         "UPDATE admin_key_secrets SET key_id = ?3 WHERE connection = ?1 AND key_id = ?2",
@@ -1110,7 +1142,7 @@ fn apply_result(
             continue;
         };
         if is_local(&was) && was != id {
-            map_id(tx, connection, &was, id)?;
+            map_id(tx, connection, kind, &was, id)?;
         }
         upsert_object(tx, connection, kind, id, version, &obj, at, true)?;
         tx.execute(

@@ -64,6 +64,16 @@ CREATE TABLE admin_outbox (
 
 CREATE INDEX admin_outbox_open ON admin_outbox (connection, seq)
     WHERE state IN ('queued', 'failed', 'conflict');
+CREATE INDEX admin_outbox_object ON admin_outbox (connection, object_id)
+    WHERE state IN ('queued', 'failed', 'conflict');
+
+-- Every object id an outbox row names (its object, its dependencies, the successor of a
+-- rotation), so that mapping a local id touches only the rows that use it.
+CREATE TABLE admin_outbox_refs (
+    ref TEXT NOT NULL,
+    seq INTEGER NOT NULL REFERENCES admin_outbox (seq) ON DELETE CASCADE,
+    PRIMARY KEY (ref, seq)
+) STRICT, WITHOUT ROWID;
 
 -- Local ids of objects created offline, and the server ids they became.
 CREATE TABLE admin_id_map (
