@@ -74,8 +74,9 @@ impl App {
     }
 
     pub fn status(&self) -> VaultStatus {
-        let vault = match self.vault() {
-            Ok(v) => v,
+        let status = self.vault().and_then(|v| v.status().map_err(to_ipc));
+        let s = match status {
+            Ok(s) => s,
             Err(err) => {
                 return VaultStatus {
                     backend: BackendKind::Keychain,
@@ -90,45 +91,27 @@ impl App {
                 };
             }
         };
-        match vault.status() {
-            Ok(s) => {
-                let (health, message) = match s.health {
-                    VaultHealth::Ok => (Health::Ok, None),
-                    VaultHealth::Untested => (Health::Untested, None),
-                    VaultHealth::Failed(e @ (StoreError::Locked(_) | StoreError::VaultLocked)) => {
-                        (Health::Locked, Some(e.to_string()))
-                    }
-                    VaultHealth::Failed(e) => (Health::Unavailable, Some(e.to_string())),
-                };
-                VaultStatus {
-                    backend: match s.store.kind {
-                        StoreKind::File => BackendKind::File,
-                        _ => BackendKind::Keychain,
-                    },
-                    backend_label: s.store.label,
-                    persistent: s.store.persistent,
-                    location: s.store.location,
-                    health,
-                    message,
-                    secret_count: s.secret_count,
-                    pending_repairs: s.pending_repairs,
-                    data_dir: s.home.display().to_string(),
-                }
+        let (health, message) = match s.health {
+            VaultHealth::Ok => (Health::Ok, None),
+            VaultHealth::Untested => (Health::Untested, None),
+            VaultHealth::Failed(e @ (StoreError::Locked(_) | StoreError::VaultLocked)) => {
+                (Health::Locked, Some(e.to_string()))
             }
-            Err(err) => {
-                let err = to_ipc(err);
-                VaultStatus {
-                    backend: BackendKind::Keychain,
-                    backend_label: "unavailable".into(),
-                    persistent: false,
-                    location: String::new(),
-                    health: Health::Unavailable,
-                    message: Some(err.message),
-                    secret_count: 0,
-                    pending_repairs: 0,
-                    data_dir: self.home.display().to_string(),
-                }
-            }
+            VaultHealth::Failed(e) => (Health::Unavailable, Some(e.to_string())),
+        };
+        VaultStatus {
+            backend: match s.store.kind {
+                StoreKind::File => BackendKind::File,
+                _ => BackendKind::Keychain,
+            },
+            backend_label: s.store.label,
+            persistent: s.store.persistent,
+            location: s.store.location,
+            health,
+            message,
+            secret_count: s.secret_count,
+            pending_repairs: s.pending_repairs,
+            data_dir: s.home.display().to_string(),
         }
     }
 

@@ -222,7 +222,7 @@ impl fmt::Debug for PreparedRequest {
 }
 
 /// RFC 9110 token characters (method and header names).
-fn is_tchar(c: char) -> bool {
+pub(crate) fn is_tchar(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 

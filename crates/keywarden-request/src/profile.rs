@@ -97,6 +97,15 @@ impl KeyProfile {
                 ))
             }
             Style::Jwt {
+                scheme: Some(scheme),
+                ..
+            } if !scheme.is_empty() && !scheme.chars().all(crate::prepare::is_tchar) => {
+                Err(RequestError::invalid(
+                    "scheme",
+                    format!("{scheme:?} is not an authentication scheme (an RFC 9110 token)"),
+                ))
+            }
+            Style::Jwt {
                 header: Some(name), ..
             } if !header_ok(name) => Err(RequestError::invalid(
                 "header",
@@ -276,6 +285,16 @@ mod tests {
             .validate()
             .is_err()
         );
+        let jwt = |scheme: &str| Style::Jwt {
+            algorithm: "HS256".into(),
+            claims: "{}".into(),
+            lifetime_seconds: None,
+            header: None,
+            scheme: Some(scheme.into()),
+        };
+        assert!(profile(jwt("Bearer")).validate().is_ok());
+        assert!(profile(jwt("")).validate().is_ok());
+        assert!(profile(jwt("Bear er")).validate().is_err());
         assert!(
             profile(Style::Header {
                 name: "X-K".into(),

@@ -14,6 +14,9 @@ use crate::service::Service;
 use crate::store::{Store, StoreError};
 use crate::verify::Verifier;
 
+/// How long a stored Idempotency-Key response is replayed (one day, as Stripe does).
+pub const IDEMPOTENCY_RETENTION_SECS: i64 = 24 * 3600;
+
 /// A running server's parts.
 pub struct App {
     pub service: Arc<Service>,
@@ -62,8 +65,20 @@ impl App {
         self.tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(service.config.poll_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let signal = service.store.change_signal();
             loop {
-                tick.tick().await;
+                // A notification from the database wakes the follower at once; the poll is the safety net.
+                match &signal {
+                    Some(signal) => {
+                        tokio::select! {
+                            _ = tick.tick() => {}
+                            () = signal.notified() => {}
+                        }
+                    }
+                    None => {
+                        tick.tick().await;
+                    }
+                }
                 if let Err(e) = follow_once(&service).await {
                     tracing::warn!(error = %e, "could not read the change feed; retrying");
                 }
@@ -83,6 +98,14 @@ impl App {
                 }
                 if let Err(e) = service.flush_refusal_counts().await {
                     tracing::warn!(error = %e, "could not record refusal counts");
+                }
+                let now = keywarden_core::now();
+                if let Err(e) = service
+                    .store
+                    .prune(now - IDEMPOTENCY_RETENTION_SECS, now)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not prune old idempotency records");
                 }
             }
         }));

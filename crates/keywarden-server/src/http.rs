@@ -158,8 +158,8 @@ fn json_field(message: &str) -> Option<String> {
 }
 
 /// Parses a JSON body; an empty body reads as `{}` when `T` allows it.
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Error> {
-    let bytes: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+fn parse<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, Error> {
+    let bytes: &'a [u8] = if body.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
         body
@@ -482,15 +482,19 @@ async fn openapi() -> Response {
 #[utoipa::path(post, path = "/v1/verify", tag = "verify", request_body = VerifyRequest,
     responses((status = 200, body = VerifyResponse, description = "The decision (allowed or not)"),
               (status = 400, body = ErrorBody), (status = 429, body = ErrorBody, description = "Too many failures from this address")))]
-async fn verify(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    ConnectInfoOpt(peer): ConnectInfoOpt,
-    RawBody(body): RawBody,
-) -> ApiResult {
+async fn verify(State(state): State<AppState>, request: Request) -> ApiResult {
+    let (parts, body) = request.into_parts();
+    let peer = peer(&parts.extensions);
+    let headers = &parts.headers;
+    let body = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| Error::Invalid {
+            code: "body_too_large",
+            field: None,
+            message: format!("the request body could not be read (the limit is {MAX_BODY} bytes)"),
+        })?;
     let service = &state.service;
-    let req: VerifyRequest = parse(&body)?;
-    let req_key = zeroize::Zeroizing::new(req.key.clone());
+    let req: VerifyRequest<'_> = parse(&body)?;
     let client = match &req.client_address {
         Some(text) => Some(
             text.trim()
@@ -518,11 +522,11 @@ async fn verify(
     };
     // Failures count against the client a trusted proxy names, else against the caller itself,
     // so an untrusted caller cannot dodge throttling by inventing client addresses.
-    let caller = client_address(service, &headers, peer);
+    let caller = client_address(service, headers, peer);
     let trusted = peer.is_none_or(|p| address_allowed(&service.config.trusted_proxies, p));
     let throttle_at = if trusted { client.or(caller) } else { caller };
     let decision = service.verifier.verify(
-        Some(&req_key),
+        Some(&req.key),
         Source::Header,
         &ctx,
         throttle_at,
@@ -533,7 +537,7 @@ async fn verify(
             retry_after: decision.retry_after.unwrap_or(1),
         });
     }
-    Ok(Json(VerifyResponse::from(decision)).into_response())
+    Ok(Json(VerifyResponse::from(&decision)).into_response())
 }
 
 /// The peer address when the server runs with connection info (absent in in-process tests).
@@ -566,48 +570,50 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     responses((status = 200, description = "Allowed; X-Keywarden-Principal-Id, X-Keywarden-Principal, X-Keywarden-Key-Id and X-Keywarden-Scopes describe the caller"),
               (status = 401, description = "No valid key"), (status = 403, description = "The key may not make this request (X-Keywarden-Reason says why)"),
               (status = 429, description = "Rate limited (Retry-After)")))]
-async fn auth_request(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    ConnectInfoOpt(peer): ConnectInfoOpt,
-) -> Response {
+async fn auth_request(State(state): State<AppState>, request: Request) -> Response {
+    // Read the parts in place: this handler is the gateway's hot path.
+    let (parts, _body) = request.into_parts();
+    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
+    let peer = peer(&parts.extensions);
     let service = &state.service;
     let config = &service.config;
-    let original_method = header_str(&headers, "x-original-method")
-        .unwrap_or(method.as_str())
-        .to_ascii_uppercase();
-    let original_uri = header_str(&headers, "x-original-uri")
-        .map(str::to_owned)
-        .unwrap_or_else(|| uri.to_string());
+    let original_method = header_str(headers, "x-original-method").unwrap_or(method.as_str());
+    let original_method: std::borrow::Cow<'_, str> =
+        if original_method.bytes().any(|b| b.is_ascii_lowercase()) {
+            original_method.to_ascii_uppercase().into()
+        } else {
+            original_method.into()
+        };
+    let original_uri = header_str(headers, "x-original-uri")
+        .or_else(|| uri.path_and_query().map(|p| p.as_str()))
+        .unwrap_or("/");
     let query = original_uri
         .split_once('?')
         .map(|(_, q)| q.split('#').next().unwrap_or(q))
         .unwrap_or("");
-    let client = client_address(service, &headers, peer);
+    let client = client_address(service, headers, peer);
 
     let mut source = Source::Header;
-    let mut found = header_str(&headers, "authorization")
+    let mut found = header_str(headers, "authorization")
         .and_then(|v| credential::from_authorization(v, &config.basic_user));
     if found.is_none() {
-        found = header_str(&headers, &config.key_header).and_then(credential::from_header_value);
+        found = header_str(headers, &config.key_header).and_then(credential::from_header_value);
     }
     if found.is_none() {
         found = credential::from_query(query, &config.query_param);
         source = Source::Query;
     }
     let profile_env = credential::from_query(query, "_profile").map(|e| e.to_ascii_lowercase());
-    let environment = header_str(&headers, "x-keywarden-environment")
+    let environment = header_str(headers, "x-keywarden-environment")
         .map(str::to_owned)
         .or(profile_env);
     let ctx = Context {
         method: &original_method,
-        path: &original_uri,
+        path: original_uri,
         client,
         environment: environment.as_deref(),
-        scope: header_str(&headers, "x-keywarden-scope"),
-        operation: header_str(&headers, "x-keywarden-operation"),
+        scope: header_str(headers, "x-keywarden-scope"),
+        operation: header_str(headers, "x-keywarden-operation"),
     };
     let decision = service.verifier.verify(
         found.as_deref(),
@@ -620,20 +626,36 @@ async fn auth_request(
     let mut response = if decision.allowed() {
         StatusCode::NO_CONTENT.into_response()
     } else {
-        (status, Json(json!({ "code": decision.reason.as_str(), "message": "the key may not make this request", "field": null }))).into_response()
+        // A refusal body is the same for every request with this reason: no JSON to build.
+        let body = format!(
+            "{{\"code\":\"{}\",\"message\":\"the key may not make this request\",\"field\":null}}",
+            decision.reason.as_str()
+        );
+        (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response()
     };
     let h = response.headers_mut();
+    h.insert(
+        HeaderName::from_static("x-keywarden-reason"),
+        HeaderValue::from_static(decision.reason.as_str()),
+    );
     let mut set = |name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             h.insert(HeaderName::from_static(name), v);
         }
     };
-    set("x-keywarden-reason", decision.reason.as_str());
     if let Some(p) = &decision.principal {
         set("x-keywarden-principal-id", &p.id);
         set("x-keywarden-principal", &p.name);
     }
-    if let Some(k) = &decision.key_id {
+    if let Some(k) = decision.key_id() {
         set("x-keywarden-key-id", k);
     }
     if decision.allowed() {
@@ -644,7 +666,7 @@ async fn auth_request(
         set("retry-after", &r.to_string());
     }
     if status == StatusCode::UNAUTHORIZED {
-        set("www-authenticate", "Bearer");
+        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }
@@ -1011,6 +1033,7 @@ async fn delete_profile(
 // -------------------------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct KeyFilter {
     principal_id: Option<String>,
 }
@@ -1201,6 +1224,7 @@ async fn revoke_key(
 // -------------------------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct FeedQuery {
     /// Return changes after this sequence number (0: from the start).
     #[serde(default)]
@@ -1223,6 +1247,7 @@ async fn changes(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
     #[serde(default)]
     since: i64,

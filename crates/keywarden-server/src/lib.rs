@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod index;
+pub mod jwt;
 pub mod limits;
 pub mod model;
 pub mod service;

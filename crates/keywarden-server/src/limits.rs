@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::model::RatePolicy;
@@ -66,6 +67,10 @@ pub struct FailureThrottle {
     window: Duration,
     block: Duration,
     table: Mutex<HashMap<IpAddr, Failures>>,
+    /// When the latest block ends, in nanoseconds since `origin`: while it is past,
+    /// no address is blocked and `check` skips the lock (the verify hot path).
+    blocked_until: AtomicU64,
+    origin: Instant,
 }
 
 impl FailureThrottle {
@@ -75,12 +80,14 @@ impl FailureThrottle {
             window,
             block,
             table: Mutex::new(HashMap::new()),
+            blocked_until: AtomicU64::new(0),
+            origin: Instant::now(),
         }
     }
 
     /// `Err(retry_after)` when the address is blocked.
     pub fn check(&self, address: IpAddr, now: Instant) -> Result<(), Duration> {
-        if self.max_failures == 0 {
+        if self.max_failures == 0 || self.nanos(now) >= self.blocked_until.load(Ordering::Relaxed) {
             return Ok(());
         }
         let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
@@ -88,6 +95,10 @@ impl FailureThrottle {
             Some(until) if until > now => Err(until - now),
             _ => Ok(()),
         }
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
     }
 
     pub fn record_failure(&self, address: IpAddr, now: Instant) {
@@ -113,6 +124,8 @@ impl FailureThrottle {
         entry.count += 1;
         if entry.count >= self.max_failures {
             entry.blocked_until = Some(now + self.block);
+            self.blocked_until
+                .fetch_max(self.nanos(now + self.block), Ordering::Relaxed);
             entry.count = 0;
             entry.window_start = now;
         }

@@ -16,6 +16,9 @@ use keywarden_server::{App, config};
     about = "Keywarden key server: issue, verify and govern API keys"
 )]
 struct Cli {
+    /// Log format on standard error: `text` or `json` (one object per line). Level: KEYWARDEN_LOG.
+    #[arg(long, env = "KEYWARDEN_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"], global = true)]
+    log_format: String,
     #[command(flatten)]
     settings: Settings,
     #[command(subcommand)]
@@ -117,14 +120,19 @@ impl Settings {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEYWARDEN_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEYWARDEN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    if cli.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -188,9 +196,35 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
-    app.serve(listener, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    app.serve(listener, shutdown_signal()).await?;
+    tracing::info!("shutting down: recording last-used times and refusal counts");
+    if let Err(e) = app.service.flush_usage(0).await {
+        tracing::warn!(error = %e, "could not record key usage");
+    }
+    if let Err(e) = app.service.flush_refusal_counts().await {
+        tracing::warn!(error = %e, "could not record refusal counts");
+    }
     Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM; in-flight requests are then finished before exit.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }

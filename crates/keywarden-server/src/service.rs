@@ -4,6 +4,7 @@
 //! Every mutating action is planned first (new objects, audit rows, response),
 //! then committed as one [`Mutation`], then applied to this replica's index at once.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
@@ -320,25 +321,38 @@ pub struct Session {
     pub principal_id: String,
 }
 
-/// The credential and context of a verification request.
+/// The credential and context of a verification request. Strings borrow from the
+/// request body where they can (verification is the hot path).
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct VerifyRequest {
-    pub key: String,
-    #[serde(default = "get_method")]
-    pub method: String,
-    #[serde(default = "root_path")]
-    pub path: String,
+pub struct VerifyRequest<'a> {
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    pub key: Cow<'a, str>,
+    #[serde(borrow, default = "get_method")]
+    #[schema(value_type = String, default = "GET")]
+    pub method: Cow<'a, str>,
+    #[serde(borrow, default = "root_path")]
+    #[schema(value_type = String, default = "/")]
+    pub path: Cow<'a, str>,
     /// The address of the client that presented the key.
-    pub client_address: Option<String>,
-    pub environment: Option<String>,
+    #[serde(borrow, default)]
+    #[schema(value_type = Option<String>)]
+    pub client_address: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    #[schema(value_type = Option<String>)]
+    pub environment: Option<Cow<'a, str>>,
     /// A scope the request needs.
-    pub scope: Option<String>,
+    #[serde(borrow, default)]
+    #[schema(value_type = Option<String>)]
+    pub scope: Option<Cow<'a, str>>,
     /// The operation being invoked, for keys restricted to operations.
-    pub operation: Option<String>,
+    #[serde(borrow, default)]
+    #[schema(value_type = Option<String>)]
+    pub operation: Option<Cow<'a, str>>,
 }
 
-impl std::fmt::Debug for VerifyRequest {
+impl std::fmt::Debug for VerifyRequest<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerifyRequest")
             .field("method", &self.method)
@@ -347,40 +361,56 @@ impl std::fmt::Debug for VerifyRequest {
     }
 }
 
-fn get_method() -> String {
-    "GET".to_owned()
+fn get_method() -> Cow<'static, str> {
+    Cow::Borrowed("GET")
 }
-fn root_path() -> String {
-    "/".to_owned()
+fn root_path() -> Cow<'static, str> {
+    Cow::Borrowed("/")
+}
+
+/// A summary of the principal, borrowed from the index for serialization.
+#[derive(Debug, Serialize)]
+pub struct PrincipalRef<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub kind: PrincipalKind,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VerifyResponse {
+pub struct VerifyResponse<'a> {
     pub valid: bool,
     /// What a gateway should answer: 200, 401, 403 or 429.
     pub status: u16,
     pub reason: crate::verify::Reason,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub principal: Option<crate::verify::PrincipalSummary>,
+    #[schema(value_type = Option<crate::verify::PrincipalSummary>)]
+    pub principal: Option<PrincipalRef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub key_id: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
-    pub scopes: Vec<String>,
+    #[schema(value_type = Option<String>)]
+    pub environment: Option<&'a str>,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: &'a crate::model::Privileges,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
 }
 
-impl From<Decision> for VerifyResponse {
-    fn from(d: Decision) -> Self {
+impl<'a> From<&'a Decision> for VerifyResponse<'a> {
+    fn from(d: &'a Decision) -> Self {
         VerifyResponse {
             valid: d.allowed(),
             status: d.status(),
             reason: d.reason,
-            principal: d.principal,
-            key_id: d.key_id,
-            environment: d.environment,
-            scopes: d.scopes.iter().cloned().collect(),
+            principal: d.principal.as_ref().map(|p| PrincipalRef {
+                id: &p.id,
+                name: &p.name,
+                kind: p.kind,
+            }),
+            key_id: d.key_id(),
+            environment: d.environment(),
+            scopes: &d.scopes,
             retry_after: d.retry_after,
         }
     }
@@ -696,11 +726,11 @@ impl Service {
             .verify(Some(text), Source::Header, &ctx, client, now());
         match decision.reason {
             crate::verify::Reason::Ok => {
-                let principal = decision.principal.ok_or(Error::Unauthenticated)?;
-                let key_id = decision.key_id.unwrap_or_default();
+                let principal = decision.principal.as_ref().ok_or(Error::Unauthenticated)?;
+                let key_id = decision.key_id().unwrap_or_default();
                 Ok(Caller {
                     actor: format!("key:{key_id}"),
-                    principal_id: principal.id,
+                    principal_id: principal.id.clone(),
                     privileges: decision.scopes.iter().cloned().collect(),
                 })
             }
@@ -883,8 +913,17 @@ impl Service {
                 body: stored,
             });
         }
+        let actor = mutation.actor.clone();
+        let actions: Vec<(String, String)> = mutation
+            .audit
+            .iter()
+            .map(|a| (a.action.clone(), a.target.clone()))
+            .collect();
         let changes = self.store.apply(mutation).await?;
         self.apply_local(&changes);
+        for (action, target) in actions {
+            tracing::info!(%actor, %action, %target, "admin action");
+        }
         Ok(Outcome {
             status,
             body,

@@ -16,9 +16,9 @@ use keywarden_keys::{KeyDigest, KeyRef, MAX_KEY_LEN};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::index::{Index, address_allowed};
+use crate::index::{Index, KeyEntry, address_allowed};
 use crate::limits::{FailureThrottle, RateLimiter, retry_after_secs};
-use crate::model::{PrincipalKind, Privileges, privilege};
+use crate::model::{AccessMethod, Principal, PrincipalKind, Privileges, privilege};
 
 /// Why a request was allowed or refused, as callers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -185,19 +185,36 @@ pub struct PrincipalSummary {
     pub kind: PrincipalKind,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Decision {
     pub reason: Reason,
     pub cause: Option<Cause>,
-    pub principal: Option<PrincipalSummary>,
-    pub key_id: Option<String>,
-    pub environment: Option<String>,
+    /// The principal the key acts as (shared with the index: no copy on the hot path).
+    pub principal: Option<Arc<Principal>>,
+    /// The key that was presented (absent for JWTs and refusals).
+    pub key: Option<Arc<KeyEntry>>,
     /// Effective scopes; shared with the index when the key narrows nothing.
     pub scopes: Arc<Privileges>,
     pub retry_after: Option<u64>,
 }
 
 impl Decision {
+    pub fn key_id(&self) -> Option<&str> {
+        self.key.as_ref().map(|k| k.key.id.as_str())
+    }
+
+    pub fn environment(&self) -> Option<&str> {
+        self.key.as_ref().map(|k| k.key.environment.as_str())
+    }
+
+    pub fn principal_summary(&self) -> Option<PrincipalSummary> {
+        self.principal.as_ref().map(|p| PrincipalSummary {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            kind: p.kind,
+        })
+    }
+
     pub fn allowed(&self) -> bool {
         self.reason == Reason::Ok
     }
@@ -217,8 +234,7 @@ impl Decision {
             reason,
             cause: Some(cause),
             principal: None,
-            key_id: None,
-            environment: None,
+            key: None,
             scopes: Arc::default(),
             retry_after: None,
         }
@@ -346,6 +362,9 @@ impl Verifier {
         };
         let key = match KeyRef::parse(text) {
             Ok(key) => key,
+            Err(_) if source == Source::Header && crate::jwt::looks_like_jwt(text) => {
+                return self.decide_jwt(text, ctx, now, instant);
+            }
             Err(_) => {
                 // Hash anyway, so a malformed key costs about what a well-formed unknown one does.
                 let bounded = &text.as_bytes()[..text.len().min(MAX_KEY_LEN)];
@@ -426,14 +445,20 @@ impl Verifier {
         {
             return refuse(Reason::AddressNotAllowed);
         }
-        let narrowed_by_profile = profile.as_ref().is_some_and(|p| !p.profile.collections.is_empty());
+        let narrowed_by_profile = profile
+            .as_ref()
+            .is_some_and(|p| !p.profile.collections.is_empty());
         let scopes: Arc<Privileges> = if k.scopes.is_empty() && !narrowed_by_profile {
             Arc::clone(&privileges)
         } else {
             let mut set: BTreeSet<String> = if k.scopes.is_empty() {
                 privileges.as_ref().clone()
             } else {
-                k.scopes.iter().filter(|s| privileges.contains(*s)).cloned().collect()
+                k.scopes
+                    .iter()
+                    .filter(|s| privileges.contains(*s))
+                    .cloned()
+                    .collect()
             };
             if let Some(p) = &profile
                 && !p.profile.collections.is_empty()
@@ -463,13 +488,90 @@ impl Verifier {
         Decision {
             reason: Reason::Ok,
             cause: None,
-            principal: Some(PrincipalSummary {
-                id: principal.id.clone(),
-                name: principal.name.clone(),
-                kind: principal.kind,
-            }),
-            key_id: Some(k.id.clone()),
-            environment: Some(k.environment.clone()),
+            principal: Some(Arc::clone(principal)),
+            key: Some(Arc::clone(entry)),
+            scopes,
+            retry_after: None,
+        }
+    }
+
+    /// A JWT from an API client whose access profile uses the JWT access method:
+    /// `sub` names the client, the signature must verify with one of its profiles' secrets.
+    fn decide_jwt(
+        &self,
+        token: &str,
+        ctx: &Context<'_>,
+        now: Timestamp,
+        instant: Instant,
+    ) -> Decision {
+        let invalid = |cause| Decision::refused(Reason::InvalidKey, cause);
+        let refuse = |reason| Decision::refused(reason, Cause::Refused(reason));
+        let Some(parsed) = crate::jwt::parse(token) else {
+            return invalid(Cause::Malformed);
+        };
+        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+        let Some(principal) = index.principals.get(&parsed.claims.sub) else {
+            return invalid(Cause::Unknown);
+        };
+        if principal.kind != PrincipalKind::ApiClient {
+            return invalid(Cause::Unknown);
+        }
+        let profile = principal.profiles.iter().filter_map(|id| index.profiles.get(id)).find(|p| {
+            matches!(&p.profile.access_method, AccessMethod::Jwt { signing_method, secret: Some(secret), .. }
+                if *signing_method == parsed.alg && crate::jwt::signature_valid(&parsed, secret.as_bytes()))
+        });
+        let Some(profile) = profile.map(Arc::clone) else {
+            return invalid(Cause::Unknown);
+        };
+        if !parsed.claims.time_valid(now) {
+            return invalid(Cause::Expired);
+        }
+        if !principal.enabled {
+            return refuse(Reason::PrincipalDisabled);
+        }
+        let privileges = index.privileges_of(&principal.id);
+        if !privileges.contains(privilege::KEY_USE) {
+            return refuse(Reason::PrincipalNotPermitted);
+        }
+        if !profile.profile.ip_allowlist.is_empty()
+            && !ctx
+                .client
+                .is_some_and(|ip| address_allowed(&profile.networks, ip))
+        {
+            return refuse(Reason::AddressNotAllowed);
+        }
+        let scopes: Arc<Privileges> = if profile.profile.collections.is_empty() {
+            Arc::clone(&privileges)
+        } else {
+            Arc::new(
+                privileges
+                    .iter()
+                    .filter(|s| profile.profile.collections.contains(*s))
+                    .cloned()
+                    .collect(),
+            )
+        };
+        if let Some(required) = ctx.scope
+            && !scopes.contains(required)
+        {
+            return refuse(Reason::ScopeNotGranted);
+        }
+        if let Some(policy) = profile.profile.policy
+            && let Err(wait) = self.limiter.check(
+                &format!("jwt:{}:{}", principal.id, profile.profile.id),
+                policy,
+                instant,
+            )
+        {
+            let mut d = refuse(Reason::RateLimited);
+            d.retry_after = Some(retry_after_secs(wait));
+            return d;
+        }
+        Decision {
+            reason: Reason::Ok,
+            cause: None,
+            principal: Some(Arc::clone(principal)),
+            key: None,
             scopes,
             retry_after: None,
         }

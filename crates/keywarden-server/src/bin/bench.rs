@@ -30,12 +30,16 @@ use anyhow::{Context, Result, bail};
 use async_trait::async_trait;
 use keywarden_core::Timestamp;
 use keywarden_keys::ApiKey;
-use keywarden_server::config::Config;
-use keywarden_server::model::{AuditEntry, Change, Group, Key, Object, Principal, PrincipalKind, Role, privilege};
-use keywarden_server::store::sqlite::SqliteStore;
-use keywarden_server::store::{AuditQuery, IdemBegin, Mutation, NewAudit, Snapshot, Store, StoreError};
-use keywarden_server::verify::{Context as VerifyContext, Source};
 use keywarden_server::App;
+use keywarden_server::config::Config;
+use keywarden_server::model::{
+    AuditEntry, Change, Group, Key, Object, Principal, PrincipalKind, Role, privilege,
+};
+use keywarden_server::store::sqlite::SqliteStore;
+use keywarden_server::store::{
+    AuditQuery, IdemBegin, Mutation, NewAudit, Snapshot, Store, StoreError,
+};
+use keywarden_server::verify::{Context as VerifyContext, Source};
 
 struct Args {
     keys: Vec<usize>,
@@ -46,13 +50,22 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args> {
-    let mut args = Args { keys: vec![1_000, 1_000_000], duration: 5, connections: 16, threads: 1, rounds: 3 };
+    let mut args = Args {
+        keys: vec![1_000, 1_000_000],
+        duration: 5,
+        connections: 16,
+        threads: 1,
+        rounds: 3,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let value = it.next().with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--keys" => {
-                args.keys = value.split(',').map(|n| n.trim().replace('_', "").parse()).collect::<Result<_, _>>()?
+                args.keys = value
+                    .split(',')
+                    .map(|n| n.trim().replace('_', "").parse())
+                    .collect::<Result<_, _>>()?
             }
             "--duration" => args.duration = value.parse()?,
             "--connections" => args.connections = value.parse()?,
@@ -93,7 +106,14 @@ impl Store for Counting {
         self.hit();
         self.inner.apply(m).await
     }
-    async fn idempotency_begin(&self, a: &str, k: &str, h: &str, n: Timestamp, s: Timestamp) -> Result<IdemBegin, StoreError> {
+    async fn idempotency_begin(
+        &self,
+        a: &str,
+        k: &str,
+        h: &str,
+        n: Timestamp,
+        s: Timestamp,
+    ) -> Result<IdemBegin, StoreError> {
         self.hit();
         self.inner.idempotency_begin(a, k, h, n, s).await
     }
@@ -129,6 +149,10 @@ impl Store for Counting {
         // Last-used times are flushed in the background every few seconds: not counted.
         self.inner.record_usage(u).await
     }
+    async fn prune(&self, before: Timestamp, now: Timestamp) -> Result<(), StoreError> {
+        // Background housekeeping: not counted.
+        self.inner.prune(before, now).await
+    }
     async fn bulk_insert(&self, o: Vec<Object>, a: &str, at: Timestamp) -> Result<(), StoreError> {
         self.hit();
         self.inner.bulk_insert(o, a, at).await
@@ -142,7 +166,14 @@ fn object_id(i: usize) -> String {
 /// Seeds `n` keys for one principal; returns one valid key.
 async fn seed(store: &SqliteStore, n: usize) -> Result<String> {
     let at = keywarden_core::now();
-    let group = Group { id: object_id(0), name: "bench".into(), description: String::new(), created_at: at, updated_at: at, version: 1 };
+    let group = Group {
+        id: object_id(0),
+        name: "bench".into(),
+        description: String::new(),
+        created_at: at,
+        updated_at: at,
+        version: 1,
+    };
     let role = Role {
         id: object_id(1),
         name: "bench".into(),
@@ -166,7 +197,17 @@ async fn seed(store: &SqliteStore, n: usize) -> Result<String> {
         updated_at: at,
         version: 1,
     };
-    store.bulk_insert(vec![Object::Group(group), Object::Role(role), Object::Principal(principal)], "bench", at).await?;
+    store
+        .bulk_insert(
+            vec![
+                Object::Group(group),
+                Object::Role(role),
+                Object::Principal(principal),
+            ],
+            "bench",
+            at,
+        )
+        .await?;
     let mut valid = String::new();
     let mut batch = Vec::with_capacity(50_000);
     for i in 0..n {
@@ -201,7 +242,9 @@ async fn seed(store: &SqliteStore, n: usize) -> Result<String> {
             version: 1,
         }));
         if batch.len() == 50_000 {
-            store.bulk_insert(std::mem::take(&mut batch), "bench", at).await?;
+            store
+                .bulk_insert(std::mem::take(&mut batch), "bench", at)
+                .await?;
         }
     }
     if !batch.is_empty() {
@@ -231,7 +274,12 @@ fn parse_latency(text: &str) -> Option<f64> {
     number.parse::<f64>().ok().map(|n| n * factor)
 }
 
-fn wrk(args: &Args, url: &str, header: Option<&str>, script: Option<&std::path::Path>) -> Result<WrkResult> {
+fn wrk(
+    args: &Args,
+    url: &str,
+    header: Option<&str>,
+    script: Option<&std::path::Path>,
+) -> Result<WrkResult> {
     let mut cmd = Command::new("wrk");
     cmd.args([
         format!("-t{}", args.threads),
@@ -251,7 +299,12 @@ fn wrk(args: &Args, url: &str, header: Option<&str>, script: Option<&std::path::
     if !out.status.success() {
         bail!("wrk failed: {text}{}", String::from_utf8_lossy(&out.stderr));
     }
-    let mut result = WrkResult { rps: 0.0, p50_ms: 0.0, p99_ms: 0.0, non_2xx: 0 };
+    let mut result = WrkResult {
+        rps: 0.0,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        non_2xx: 0,
+    };
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
@@ -269,7 +322,11 @@ async fn serve(router: axum::Router) -> Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {
-        let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
     });
     Ok(addr)
 }
@@ -281,28 +338,44 @@ fn median(values: &[f64]) -> f64 {
 }
 
 fn time_verify(app: &App, key: &str, iterations: u32) -> f64 {
-    let ctx = VerifyContext { method: "GET", path: "/api/x", ..VerifyContext::default() };
+    let ctx = VerifyContext {
+        method: "GET",
+        path: "/api/x",
+        ..VerifyContext::default()
+    };
     let verifier = &app.service.verifier;
     let now = keywarden_core::now();
     let start = Instant::now();
     for _ in 0..iterations {
-        std::hint::black_box(verifier.verify(Some(std::hint::black_box(key)), Source::Header, &ctx, None, now));
+        std::hint::black_box(verifier.verify(
+            Some(std::hint::black_box(key)),
+            Source::Header,
+            &ctx,
+            None,
+            now,
+        ));
     }
     start.elapsed().as_nanos() as f64 / f64::from(iterations)
 }
 
 fn main() -> Result<()> {
     let args = parse_args()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(run(args))
 }
 
 async fn run(args: Args) -> Result<()> {
     let have_wrk = Command::new("wrk").arg("--version").output().is_ok();
     if !have_wrk {
-        eprintln!("wrk is not installed (apt-get install wrk): only the in-process figures will be measured");
+        eprintln!(
+            "wrk is not installed (apt-get install wrk): only the in-process figures will be measured"
+        );
     }
-    let bare = serve(axum::Router::new().route("/", axum::routing::get(|| async { "hello" }))).await?;
+    let bare =
+        serve(axum::Router::new().route("/", axum::routing::get(|| async { "hello" }))).await?;
     let mut http_rows = Vec::new();
     let mut cost_rows = Vec::new();
     for &n in &args.keys {
@@ -312,8 +385,15 @@ async fn run(args: Args) -> Result<()> {
         let seeded = Instant::now();
         let sqlite = SqliteStore::open(&path)?;
         let valid = seed(&sqlite, n).await?;
-        let store = Arc::new(Counting { inner: sqlite, calls: AtomicU64::new(0) });
-        let config = Config { database: path.to_string_lossy().into_owned(), max_failures: 0, ..Config::default() };
+        let store = Arc::new(Counting {
+            inner: sqlite,
+            calls: AtomicU64::new(0),
+        });
+        let config = Config {
+            database: path.to_string_lossy().into_owned(),
+            max_failures: 0,
+            ..Config::default()
+        };
         let loaded = Instant::now();
         let mut app = App::with_store(config, store.clone() as Arc<dyn Store>).await?;
         eprintln!(
@@ -352,10 +432,34 @@ async fn run(args: Args) -> Result<()> {
             let bearer = format!("Authorization: Bearer {valid}");
             let bad_bearer = format!("Authorization: Bearer {bad}");
             let runs = [
-                ("bare axum `GET /` (hello)", format!("http://{bare}/"), None, None, true),
-                ("`GET /v1/auth-request`, valid key", format!("{base}/v1/auth-request"), Some(bearer.as_str()), None, true),
-                ("`POST /v1/verify`, valid key", format!("{base}/v1/verify"), None, Some(script.as_path()), true),
-                ("`GET /v1/auth-request`, bad checksum", format!("{base}/v1/auth-request"), Some(bad_bearer.as_str()), None, false),
+                (
+                    "bare axum `GET /` (hello)",
+                    format!("http://{bare}/"),
+                    None,
+                    None,
+                    true,
+                ),
+                (
+                    "`GET /v1/auth-request`, valid key",
+                    format!("{base}/v1/auth-request"),
+                    Some(bearer.as_str()),
+                    None,
+                    true,
+                ),
+                (
+                    "`POST /v1/verify`, valid key",
+                    format!("{base}/v1/verify"),
+                    None,
+                    Some(script.as_path()),
+                    true,
+                ),
+                (
+                    "`GET /v1/auth-request`, bad checksum",
+                    format!("{base}/v1/auth-request"),
+                    Some(bad_bearer.as_str()),
+                    None,
+                    false,
+                ),
             ];
             let mut results: Vec<Vec<WrkResult>> = runs.iter().map(|_| Vec::new()).collect();
             for _ in 0..args.rounds.max(1) {
@@ -371,7 +475,11 @@ async fn run(args: Args) -> Result<()> {
                 }
             }
             for (i, (label, ..)) in runs.iter().enumerate() {
-                let ratios: Vec<f64> = results[i].iter().zip(&results[0]).map(|(r, b)| r.rps / b.rps).collect();
+                let ratios: Vec<f64> = results[i]
+                    .iter()
+                    .zip(&results[0])
+                    .map(|(r, b)| r.rps / b.rps)
+                    .collect();
                 let rps: Vec<f64> = results[i].iter().map(|r| r.rps).collect();
                 let p50: Vec<f64> = results[i].iter().map(|r| r.p50_ms).collect();
                 let p99: Vec<f64> = results[i].iter().map(|r| r.p99_ms).collect();
@@ -404,7 +512,9 @@ async fn run(args: Args) -> Result<()> {
             "\nHTTP on loopback, wrk -t{} -c{} -d{}s, {} interleaved rounds (median; every round's requests/s in brackets), server runtime 2 worker threads:\n",
             args.threads, args.connections, args.duration, args.rounds
         );
-        println!("| stored keys | endpoint | requests/s | vs bare | p50 | p99 |\n|---:|---|---:|---:|---:|---:|");
+        println!(
+            "| stored keys | endpoint | requests/s | vs bare | p50 | p99 |\n|---:|---|---:|---:|---:|---:|"
+        );
         for row in &http_rows {
             println!("{row}");
         }

@@ -112,6 +112,11 @@ pub struct Snapshot {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
+    /// Woken when another replica commits a change (PostgreSQL `LISTEN`), so followers
+    /// need not wait for their next poll. `None`: poll only.
+    fn change_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        None
+    }
     async fn load(&self) -> Result<Snapshot, StoreError>;
     async fn changes_since(&self, since: i64, limit: i64) -> Result<Vec<Change>, StoreError>;
     async fn apply(&self, mutation: Mutation) -> Result<Vec<Change>, StoreError>;
@@ -136,6 +141,8 @@ pub trait Store: Send + Sync + 'static {
     async fn session_get(&self, digest: &str) -> Result<Option<(String, Timestamp)>, StoreError>;
     async fn session_delete(&self, digest: &str) -> Result<(), StoreError>;
     async fn record_usage(&self, usage: Vec<(String, Timestamp)>) -> Result<(), StoreError>;
+    /// Forgets Idempotency-Key records created before `idempotency_before` and expired sessions.
+    async fn prune(&self, idempotency_before: Timestamp, now: Timestamp) -> Result<(), StoreError>;
     /// Inserts many keys at once, outside the change feed's usual path (benchmarks, imports).
     async fn bulk_insert(
         &self,

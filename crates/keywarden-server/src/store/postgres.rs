@@ -17,12 +17,72 @@ use super::{
 };
 use crate::model::{AuditEntry, Change, Object};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_expiry_indexes.sql"),
+    ),
+];
 /// Serializes writers (change sequence order) and migrations across replicas.
 const WRITE_LOCK: i64 = 0x6b77_7772;
 
+/// The channel `NOTIFY`-ed by every committed change.
+const CHANNEL: &str = "keywarden_changes";
+
 pub struct PgStore {
     pool: Pool,
+    signal: std::sync::Arc<tokio::sync::Notify>,
+    listener: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
+}
+
+/// Keeps one connection `LISTEN`ing on [`CHANNEL`] and wakes `signal` on each notification;
+/// reconnects with a pause when the connection drops.
+async fn listen(config: tokio_postgres::Config, signal: std::sync::Arc<tokio::sync::Notify>) {
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let listen = async move {
+                    if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+                        tracing::warn!(error = %e, "cannot LISTEN for changes");
+                        return;
+                    }
+                    // Keep the client alive while the connection is driven below.
+                    std::future::pending::<()>().await;
+                };
+                let drive = async {
+                    while let Some(message) =
+                        std::future::poll_fn(|cx| connection.poll_message(cx)).await
+                    {
+                        match message {
+                            Ok(tokio_postgres::AsyncMessage::Notification(_)) => {
+                                signal.notify_one()
+                            }
+                            Ok(_) => {}
+                            Err(e) => {
+                                tracing::warn!(error = %e, "change listener connection failed");
+                                break;
+                            }
+                        }
+                    }
+                };
+                tokio::select! {
+                    () = listen => {}
+                    () = drive => {}
+                }
+                // Wake the follower once: anything missed while reconnecting is read by its poll.
+                signal.notify_one();
+            }
+            Err(e) => tracing::warn!(error = %e, "change listener cannot connect"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 fn backend(e: tokio_postgres::Error) -> StoreError {
@@ -42,6 +102,7 @@ impl PgStore {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|_| StoreError::Backend("the PostgreSQL URL is not valid".to_owned()))?;
+        let config_for_listener = config.clone();
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -53,7 +114,13 @@ impl PgStore {
             .max_size(pool_size.max(2))
             .build()
             .map_err(|e| StoreError::Backend(format!("database pool: {e}")))?;
-        let store = Self { pool };
+        let signal = std::sync::Arc::new(tokio::sync::Notify::new());
+        let listener = tokio::spawn(listen(config_for_listener, std::sync::Arc::clone(&signal)));
+        let store = Self {
+            pool,
+            signal,
+            listener,
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -117,6 +184,10 @@ async fn insert_audit(
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
+    }
+
+    fn change_signal(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+        Some(std::sync::Arc::clone(&self.signal))
     }
 
     async fn load(&self) -> Result<Snapshot, StoreError> {
@@ -295,6 +366,12 @@ impl Store for PgStore {
             .await
             .map_err(backend)?;
         }
+        if !changes.is_empty() {
+            // Delivered to listeners when (and only if) the transaction commits.
+            tx.execute("SELECT pg_notify($1, '')", &[&CHANNEL])
+                .await
+                .map_err(backend)?;
+        }
         tx.commit().await.map_err(backend)?;
         Ok(changes)
     }
@@ -462,6 +539,22 @@ impl Store for PgStore {
             tx.execute(&stmt, &[id, at]).await.map_err(backend)?;
         }
         tx.commit().await.map_err(backend)
+    }
+
+    async fn prune(&self, idempotency_before: Timestamp, now: Timestamp) -> Result<(), StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        client
+            .execute(
+                "DELETE FROM idempotency WHERE created_at < $1",
+                &[&idempotency_before],
+            )
+            .await
+            .map_err(backend)?;
+        client
+            .execute("DELETE FROM sessions WHERE expires_at < $1", &[&now])
+            .await
+            .map_err(backend)?;
+        Ok(())
     }
 
     async fn bulk_insert(

@@ -17,7 +17,13 @@ use super::{
 };
 use crate::model::{AuditEntry, Change, Object};
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/sqlite/0002_expiry_indexes.sql"),
+    ),
+];
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -458,6 +464,20 @@ impl Store for SqliteStore {
                 }
             }
             tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn prune(&self, idempotency_before: Timestamp, now: Timestamp) -> Result<(), StoreError> {
+        self.run(move |conn| {
+            conn.execute(
+                "DELETE FROM idempotency WHERE created_at < ?1",
+                params![idempotency_before],
+            )
+            .map_err(backend)?;
+            conn.execute("DELETE FROM sessions WHERE expires_at < ?1", params![now])
+                .map_err(backend)?;
+            Ok(())
         })
         .await
     }

@@ -139,28 +139,14 @@ async fn bad_input_gets_stable_json_errors(backend: Backend) {
     assert_eq!(r.body["field"], "Idempotency-Key");
 }
 
-/// A small schema-less fuzz: many malformed bodies, headers and paths on every route.
+/// Schema-driven fuzzing: every route and method that `/openapi.json` documents gets
+/// malformed bodies, headers and ids. No answer may be a 5xx, and every 4xx is our JSON shape.
 async fn garbage_on_every_route_is_never_a_5xx(backend: Backend) {
     let s = TestServer::start(backend).await;
     let svc = s.principal("service_user", "svc", &["key:use"]).await;
     let (_, key_id) = s.key(&svc, json!({ "name": "k" })).await;
-    let routes: Vec<(Method, String)> = vec![
-        (Method::POST, "/v1/verify".into()),
-        (Method::GET, "/v1/auth-request".into()),
-        (Method::POST, "/v1/auth/login".into()),
-        (Method::POST, "/v1/principals".into()),
-        (Method::PATCH, format!("/v1/principals/{svc}")),
-        (Method::PUT, format!("/v1/principals/{svc}/password")),
-        (Method::POST, format!("/v1/principals/{svc}/keys")),
-        (Method::POST, "/v1/groups".into()),
-        (Method::POST, "/v1/roles".into()),
-        (Method::POST, "/v1/profiles".into()),
-        (Method::PATCH, format!("/v1/keys/{key_id}")),
-        (Method::POST, format!("/v1/keys/{key_id}/rotate")),
-        (Method::GET, "/v1/changes?since=-5&limit=99999999999".into()),
-        (Method::GET, "/v1/audit?limit=-1&since=%ff".into()),
-        (Method::GET, "/v1/keys?principal_id=%00".into()),
-    ];
+    let doc = s.get("/openapi.json").await.expect(200);
+    let paths = doc.body["paths"].as_object().unwrap().clone();
     let bodies: [&'static [u8]; 12] = [
         b"",
         b"null",
@@ -169,41 +155,68 @@ async fn garbage_on_every_route_is_never_a_5xx(backend: Backend) {
         b"\"str\"",
         b"{\"name\": null}",
         b"{\"name\": \"\\u0000\"}",
-        b"{\"name\": \"x\", \"enabled\": \"yes\"}",
+        b"{\"name\": \"x\", \"enabled\": \"yes\", \"kind\": 7}",
         b"{\"key\": \"kw_live_\", \"method\": \"\", \"path\": \"\"}",
         b"{\"name\":\"x\",\"policy\":{\"requests\":4294967296,\"per_seconds\":1}}",
         b"\xff\xfe\x00garbage",
-        b"{\"grace_seconds\": -1, \"expires_at\": 1e400}",
+        b"{\"grace_seconds\": -1, \"expires_at\": 1e400, \"username\": [], \"password\": {}}",
     ];
     let mut seen = 0;
-    for (method, path) in &routes {
-        for body in bodies {
-            for headers in [
-                vec![("content-type", "application/json"), ("if-match", "\"1\"")],
-                vec![
-                    ("content-type", "text/plain"),
-                    ("if-match", "\"x\""),
-                    ("authorization", "Basic ???"),
-                    ("x-original-uri", "/../.."),
-                ],
+    let mut routes = 0;
+    for (template, item) in &paths {
+        for method_name in item.as_object().unwrap().keys() {
+            let Ok(method) = Method::from_bytes(method_name.to_ascii_uppercase().as_bytes()) else {
+                continue;
+            };
+            routes += 1;
+            let id = if template.starts_with("/v1/keys/") {
+                key_id.as_str()
+            } else {
+                svc.as_str()
+            };
+            for path in [
+                template.replace("{id}", id),
+                template.replace("{id}", "%ff%00"),
+                format!(
+                    "{}?since=-1&limit=abc&principal_id=%ff",
+                    template.replace("{id}", "x")
+                ),
             ] {
-                let r = s
-                    .raw(method.clone(), path, Some(&s.admin_key), body, &headers)
-                    .await;
-                assert!(
-                    r.status.as_u16() < 500,
-                    "{method} {path} {:?} -> {} {}",
-                    String::from_utf8_lossy(body),
-                    r.status,
-                    r.text
-                );
-                if r.status.is_client_error() {
-                    assert!(r.body.get("code").is_some(), "{method} {path}: {}", r.text);
+                for body in bodies {
+                    for headers in [
+                        vec![("content-type", "application/json"), ("if-match", "\"1\"")],
+                        vec![
+                            ("content-type", "text/plain"),
+                            ("if-match", "\"x\""),
+                            ("idempotency-key", "has space"),
+                            ("x-original-uri", "/../..?auth-key=%zz"),
+                        ],
+                    ] {
+                        let r = s
+                            .raw(method.clone(), &path, Some(&s.admin_key), body, &headers)
+                            .await;
+                        assert!(
+                            r.status.as_u16() < 500,
+                            "{method} {path} {:?} -> {} {}",
+                            String::from_utf8_lossy(body),
+                            r.status,
+                            r.text
+                        );
+                        if r.status.is_client_error() {
+                            assert!(r.body.get("code").is_some(), "{method} {path}: {}", r.text);
+                        }
+                        seen += 1;
+                    }
                 }
-                seen += 1;
             }
         }
     }
-    assert_eq!(seen, routes.len() * bodies.len() * 2);
-    s.get("/healthz").await.expect(200);
+    assert!(
+        routes >= 38,
+        "every documented route was exercised ({routes})"
+    );
+    assert_eq!(seen, routes * 3 * bodies.len() * 2);
+    s.call(Method::GET, "/healthz", None, None, &[])
+        .await
+        .expect(200);
 }

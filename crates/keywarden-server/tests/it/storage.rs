@@ -92,7 +92,7 @@ async fn reopening_keeps_state_and_runs_no_migration_twice() {
     let n: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(n, 1);
+    assert_eq!(n, 2, "each migration applied once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,6 +122,24 @@ async fn health_and_openapi_describe_the_service() {
         assert!(paths.contains_key(p), "{p} is documented");
     }
     assert!(doc.body["components"]["schemas"]["ErrorBody"].is_object());
+    // Every path parameter appears in its path template; query parameters are not documented as path ones.
+    for (template, item) in paths {
+        for (method, op) in item.as_object().unwrap() {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                if param["in"] == "path" {
+                    let name = param["name"].as_str().unwrap();
+                    assert!(
+                        template.contains(&format!("{{{name}}}")),
+                        "{method} {template}: path parameter {name}"
+                    );
+                }
+            }
+        }
+    }
+    let audit_params = doc.body["paths"]["/v1/audit"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    assert!(audit_params.iter().all(|p| p["in"] == "query"));
     assert!(doc.body["components"]["securitySchemes"]["bearer"].is_object());
 }
 
@@ -136,10 +154,19 @@ async fn postgres_tables_hold_no_raw_key() {
     let mut keys = vec![s.admin_key.clone()];
     let (key, id) = s.key(&svc, json!({ "name": "k" })).await;
     keys.push(key);
-    let r = s.post(&format!("/v1/keys/{id}/rotate"), json!({})).await.expect(201);
+    let r = s
+        .post(&format!("/v1/keys/{id}/rotate"), json!({}))
+        .await
+        .expect(201);
     keys.push(r.body["key"].as_str().unwrap().to_owned());
     let r = s
-        .call(reqwest::Method::POST, &format!("/v1/principals/{svc}/keys"), Some(&s.admin_key), Some(json!({ "name": "idem" })), &[("idempotency-key", "x")])
+        .call(
+            reqwest::Method::POST,
+            &format!("/v1/principals/{svc}/keys"),
+            Some(&s.admin_key),
+            Some(json!({ "name": "idem" })),
+            &[("idempotency-key", "x")],
+        )
         .await
         .expect(201);
     keys.push(r.body["key"].as_str().unwrap().to_owned());
@@ -147,11 +174,25 @@ async fn postgres_tables_hold_no_raw_key() {
         assert_eq!(s.verify(json!({ "key": k })).await.body["valid"], true);
     }
     s.app.service.flush_usage(0).await.unwrap();
-    let (client, conn) = tokio_postgres::connect(&s.database, tokio_postgres::NoTls).await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&s.database, tokio_postgres::NoTls)
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let mut dump = String::new();
-    for table in ["objects", "changes", "audit", "idempotency", "passwords", "sessions", "key_usage"] {
-        for row in client.query(&format!("SELECT t::text FROM {table} t"), &[]).await.unwrap() {
+    for table in [
+        "objects",
+        "changes",
+        "audit",
+        "idempotency",
+        "passwords",
+        "sessions",
+        "key_usage",
+    ] {
+        for row in client
+            .query(&format!("SELECT t::text FROM {table} t"), &[])
+            .await
+            .unwrap()
+        {
             dump.push_str(row.get::<_, &str>(0));
             dump.push('\n');
         }
@@ -159,7 +200,62 @@ async fn postgres_tables_hold_no_raw_key() {
     assert!(dump.len() > 1000);
     for key in &keys {
         let random = key.split('_').nth(2).unwrap();
-        assert!(!dump.contains(key.as_str()) && !dump.contains(&random[4..]), "a raw key is in PostgreSQL");
+        assert!(
+            !dump.contains(key.as_str()) && !dump.contains(&random[4..]),
+            "a raw key is in PostgreSQL"
+        );
         assert!(dump.contains(&keywarden_keys::KeyDigest::of(key).to_hex()));
     }
+}
+
+crate::both_backends!(old_idempotency_records_are_pruned);
+
+async fn old_idempotency_records_are_pruned(backend: Backend) {
+    use keywarden_server::store::IdemBegin;
+    // A bare store, without a server whose background housekeeping would prune too.
+    let dir = tempfile::tempdir().unwrap();
+    let database = match backend {
+        Backend::Sqlite => dir.path().join("kw.db").to_string_lossy().into_owned(),
+        Backend::Postgres => crate::harness::fresh_pg_database().await,
+    };
+    let store = keywarden_server::store::open(&database, 2).await.unwrap();
+    let now = keywarden_core::now();
+    let day = keywarden_server::app::IDEMPOTENCY_RETENTION_SECS;
+    assert_eq!(
+        store
+            .idempotency_begin("a", "old", "h1", now - day - 10, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Started
+    );
+    assert_eq!(
+        store
+            .idempotency_begin("a", "new", "h1", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Started
+    );
+    assert_eq!(
+        store
+            .idempotency_begin("a", "old", "h2", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Mismatch
+    );
+    store.prune(now - day, now).await.unwrap();
+    // The old record is gone (a new request may use the key); the recent one stays.
+    assert_eq!(
+        store
+            .idempotency_begin("a", "old", "h2", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Started
+    );
+    assert_eq!(
+        store
+            .idempotency_begin("a", "new", "h2", now, 0)
+            .await
+            .unwrap(),
+        IdemBegin::Mismatch
+    );
 }

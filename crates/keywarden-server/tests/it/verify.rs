@@ -15,6 +15,7 @@ both_backends!(
     failures_from_one_address_are_throttled,
     access_profiles_narrow_keys,
     offline_generated_keys_verify_by_digest,
+    jwt_access_profiles_verify_signed_tokens,
 );
 
 fn ok(r: &Value) -> bool {
@@ -256,7 +257,15 @@ async fn disable_and_revoke_take_effect_at_once(backend: Backend) {
     let s = TestServer::start(backend).await;
     let svc = s.principal("service_user", "svc", &["key:use"]).await;
     let (key, id) = s.key(&svc, json!({ "name": "k" })).await;
+    assert_eq!(
+        s.get(&format!("/v1/keys/{id}")).await.body["last_used_at"],
+        Value::Null
+    );
     assert!(ok(&s.verify(json!({ "key": key })).await.body));
+    let used = s.get(&format!("/v1/keys/{id}")).await.body["last_used_at"]
+        .as_i64()
+        .expect("last used time");
+    assert!(used >= keywarden_core::now() - 5);
     s.patch(&format!("/v1/keys/{id}"), json!({ "enabled": false }))
         .await
         .expect(200);
@@ -591,4 +600,125 @@ async fn offline_generated_keys_verify_by_digest(backend: Backend) {
         .await
         .expect(400);
     assert_eq!(r.body["field"], "digest");
+}
+
+fn jwt(alg: &str, claims: Value, secret: &[u8]) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use hmac::Mac;
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(json!({ "alg": alg, "typ": "JWT" }).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).unwrap();
+    mac.update(input.as_bytes());
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
+}
+
+async fn jwt_access_profiles_verify_signed_tokens(backend: Backend) {
+    let s = TestServer::start(backend).await;
+    let secret = "a-shared-hmac-secret-of-32-bytes-or-more";
+    let profile = s
+        .post(
+            "/v1/profiles",
+            json!({ "name": "jwt", "collections": ["billing"], "ip_allowlist": ["10.0.0.0/8"],
+                    "access_method": { "type": "jwt", "signing_method": "HS256", "secret": secret } }),
+        )
+        .await
+        .expect(201);
+    let profile_id = profile.body["id"].as_str().unwrap().to_owned();
+    let client = s
+        .principal(
+            "api_client",
+            "jwt-client",
+            &["key:use", "billing", "reports"],
+        )
+        .await;
+    let exp = keywarden_core::now() + 300;
+    let token = jwt(
+        "HS256",
+        json!({ "sub": client, "exp": exp }),
+        secret.as_bytes(),
+    );
+    // Not yet attached to the client: unknown.
+    let r = s
+        .verify(json!({ "key": token, "client_address": "10.1.1.1" }))
+        .await
+        .expect(200);
+    assert_eq!(r.body["reason"], "invalid_key");
+    s.patch(
+        &format!("/v1/principals/{client}"),
+        json!({ "profiles": [profile_id] }),
+    )
+    .await
+    .expect(200);
+    let r = s
+        .verify(json!({ "key": token, "client_address": "10.1.1.1" }))
+        .await
+        .expect(200);
+    assert_eq!(r.body["valid"], true, "{}", r.text);
+    assert_eq!(r.body["principal"]["name"], "jwt-client");
+    assert_eq!(r.body["scopes"], json!(["billing"]));
+    assert_eq!(
+        s.verify(json!({ "key": token, "client_address": "11.1.1.1" }))
+            .await
+            .body["reason"],
+        "address_not_allowed"
+    );
+    // Through the gateway endpoint too.
+    s.call(
+        reqwest::Method::GET,
+        "/v1/auth-request",
+        Some(&token),
+        None,
+        &[("x-real-ip", "10.2.2.2")],
+    )
+    .await
+    .expect(204);
+    // Wrong secret, expired, wrong subject, alg none: all the same 401.
+    for bad in [
+        jwt(
+            "HS256",
+            json!({ "sub": client, "exp": exp }),
+            b"another-secret-of-sufficient-length!!",
+        ),
+        jwt(
+            "HS256",
+            json!({ "sub": client, "exp": keywarden_core::now() - 60 }),
+            secret.as_bytes(),
+        ),
+        jwt(
+            "HS256",
+            json!({ "sub": "someone-else", "exp": exp }),
+            secret.as_bytes(),
+        ),
+        format!(
+            "{}.{}.",
+            "eyJhbGciOiJub25lIn0",
+            token.split('.').nth(1).unwrap()
+        ),
+    ] {
+        let r = s
+            .verify(json!({ "key": bad, "client_address": "10.1.1.1" }))
+            .await
+            .expect(200);
+        assert_eq!(r.body["reason"], "invalid_key", "{bad}");
+    }
+    // Disabling the client suspends its tokens.
+    s.patch(
+        &format!("/v1/principals/{client}"),
+        json!({ "enabled": false }),
+    )
+    .await
+    .expect(200);
+    assert_eq!(
+        s.verify(json!({ "key": token, "client_address": "10.1.1.1" }))
+            .await
+            .body["reason"],
+        "principal_disabled"
+    );
 }

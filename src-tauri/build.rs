@@ -1,0 +1,29 @@
+//! The configuration sits at the repository top level. The app manifest lists every command,
+//! so the window may call only those its capability grants (`capabilities/main.json`).
+
+fn main() {
+    let attrs = tauri_build::Attributes::new()
+        .config_path("../tauri.conf.json")
+        .app_manifest(tauri_build::AppManifest::new().commands(keywarden_commands()));
+    tauri_build::try_build(attrs).expect("tauri-build failed");
+}
+
+// Kept in step with `src/commands.rs` (`generate_handler!` fails the build when a name is missing there,
+// and the window's capability fails the build when it names a command not listed here).
+fn keywarden_commands() -> &'static [&'static str] {
+    &[
+        "vault_status",
+        "self_test",
+        "list_secrets",
+        "create_secret",
+        "update_secret",
+        "replace_value",
+        "set_enabled",
+        "delete_secret",
+        "reveal_secret",
+        "copy_secret",
+        "secret_versions",
+        "unlock_vault",
+        "choose_backend",
+    ]
+}

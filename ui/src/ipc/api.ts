@@ -1,0 +1,63 @@
+// Typed calls to the Rust commands in src-tauri/src/commands.rs. Every command takes one
+// argument named `req` and answers `T` or rejects with an `IpcError`.
+
+import { invoke } from "@tauri-apps/api/core";
+import { sentence } from "../lib/format";
+import type {
+  ChooseBackend,
+  CopyReceipt,
+  CreateSecret,
+  IpcError,
+  ListSecrets,
+  Passphrase,
+  ReplaceValue,
+  RevealedSecret,
+  SecretRef,
+  SecretSummary,
+  SetEnabled,
+  UpdateSecret,
+  ValueVersion,
+  VaultStatus,
+} from "./bindings";
+
+/** Anything a command rejects with, turned into the one error shape the window shows. */
+export function toIpcError(e: unknown): IpcError {
+  if (e && typeof e === "object" && "code" in e && "message" in e) {
+    const o = e as { code: unknown; message: unknown; field?: unknown };
+    return {
+      code: typeof o.code === "string" ? (o.code as IpcError["code"]) : "internal",
+      message: sentence(String(o.message)),
+      field: typeof o.field === "string" ? o.field : null,
+    };
+  }
+  return { code: "internal", message: typeof e === "string" ? sentence(e) : "Something went wrong inside Keywarden.", field: null };
+}
+
+async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw toIpcError(e);
+  }
+}
+
+export const api = {
+  status: () => call<VaultStatus>("vault_status"),
+  selfTest: () => call<VaultStatus>("self_test"),
+  listSecrets: (req: ListSecrets) => call<SecretSummary[]>("list_secrets", { req }),
+  createSecret: (req: CreateSecret) => call<SecretSummary>("create_secret", { req }),
+  updateSecret: (req: UpdateSecret) => call<SecretSummary>("update_secret", { req }),
+  replaceValue: (req: ReplaceValue) => call<SecretSummary>("replace_value", { req }),
+  setEnabled: (req: SetEnabled) => call<SecretSummary>("set_enabled", { req }),
+  deleteSecret: (req: SecretRef) => call<null>("delete_secret", { req }),
+  revealSecret: (req: SecretRef) => call<RevealedSecret>("reveal_secret", { req }),
+  copySecret: (req: SecretRef) => call<CopyReceipt>("copy_secret", { req }),
+  secretVersions: (req: SecretRef) => call<ValueVersion[]>("secret_versions", { req }),
+  unlockVault: (req: Passphrase) => call<VaultStatus>("unlock_vault", { req }),
+  chooseBackend: (req: ChooseBackend) => call<VaultStatus>("choose_backend", { req }),
+};
+
+/** Normalises an error's field name so `allowed_hosts`, `allowedHosts` and `allowedhosts` all match. */
+export function fieldKey(field: string | null | undefined): string | null {
+  return field ? field.replace(/[_\-\s]/g, "").toLowerCase() : null;
+}
