@@ -1,15 +1,17 @@
 //! The admin sync figures of BENCHMARKS.md.
 //!
 //! ```text
-//! keywarden-admin-bench [--actions N] [--server-dir DIR] [--client-dir DIR] [--concurrency C]
+//! keywarden-admin-bench [--actions N] [--workload keys|principals] [--server-dir DIR]
+//!                       [--client-dir DIR] [--concurrency C]
 //! ```
 //!
 //! Method: a real `keywarden-server` (the crate as a library, SQLite) serves on a loopback
-//! port; a fresh profile connects to it with the admin key. N principal creations are
-//! queued through `Admin::create_principal` (each one its own durable transaction, as in
-//! the app), then the clock starts and `Admin::sync` runs until the outbox is empty; the
+//! port; a fresh profile connects to it with the admin key. N actions are queued through
+//! `Admin` (each one its own durable transaction, as in the app): key creations spread
+//! over 100 principals synced beforehand (`keys`, the default; each key generated here),
+//! or principal creations (`principals`). Then the clock starts and `Admin::sync` runs until the outbox is empty; the
 //! figure is N divided by that time. The server's audit log is then checked: exactly N
-//! `principal.create` entries. Second figure: with the background loop running, a key is
+//! creation entries. Second figure: with the background loop running, a key is
 //! disabled through `Admin::set_enabled` and `POST /v1/verify` is polled until the server
 //! refuses it; 20 rounds, median and worst.
 
@@ -95,8 +97,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         server_dir.path().display(),
         client_dir.path().display()
     );
+    let workload = arg(&args, "--workload").unwrap_or_else(|| "keys".into());
+    let mut owners = Vec::new();
+    if workload == "keys" {
+        // 100 principals, synced before the clock starts; the actions are key creations.
+        for i in 0..100 {
+            owners.push(
+                admin
+                    .create_principal(
+                        "bench",
+                        PrincipalInput {
+                            kind: PrincipalKind::ServiceUser,
+                            name: format!("owner-{i}"),
+                            description: String::new(),
+                            logo: None,
+                            enabled: true,
+                            groups: vec![],
+                            profiles: vec![],
+                        },
+                    )?
+                    .id,
+            );
+        }
+        admin.sync("bench")?;
+        owners = owners
+            .iter()
+            .map(|id| admin.db().resolve_id("bench", id))
+            .collect::<Result<_, _>>()?;
+    }
     let queued_at = Instant::now();
     for i in 0..actions {
+        if workload == "keys" {
+            admin.create_key(
+                "bench",
+                &owners[i % owners.len()],
+                KeyInput {
+                    name: format!("bench-{i}"),
+                    enabled: true,
+                    ..KeyInput::default()
+                },
+                Placement::ShowOnce,
+            )?;
+            continue;
+        }
         admin.create_principal(
             "bench",
             PrincipalInput {
@@ -134,9 +177,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let took = started.elapsed();
-    let applied = rt.block_on(count_creates(&app))?;
+    let action = if workload == "keys" { "key.create" } else { "principal.create" };
+    let applied = rt.block_on(count_creates(&app, action))?;
     println!(
-        "{actions} queued actions reached the server in {:.2} s ({:.0} actions/s, concurrency {concurrency}, {rounds} sync calls); server audit: {applied} principal.create",
+        "{actions} queued actions ({action}) reached the server in {:.2} s ({:.0} actions/s, concurrency {concurrency}, {rounds} sync calls); server audit: {applied} {action}",
         took.as_secs_f64(),
         actions as f64 / took.as_secs_f64()
     );
@@ -231,7 +275,7 @@ async fn verify(
     Ok(serde_json::from_slice(&r.bytes().await?)?)
 }
 
-async fn count_creates(app: &App) -> Result<usize, Box<dyn std::error::Error>> {
+async fn count_creates(app: &App, action: &str) -> Result<usize, Box<dyn std::error::Error>> {
     let mut since = 0;
     let mut n = 0;
     loop {
@@ -241,7 +285,7 @@ async fn count_creates(app: &App) -> Result<usize, Box<dyn std::error::Error>> {
             .audit(keywarden_server::store::AuditQuery {
                 since,
                 limit: 1000,
-                action: Some("principal.create".into()),
+                action: Some(action.into()),
                 ..Default::default()
             })
             .await?;
@@ -249,6 +293,15 @@ async fn count_creates(app: &App) -> Result<usize, Box<dyn std::error::Error>> {
             return Ok(n);
         };
         since = last.seq;
-        n += page.len();
+        n += page
+            .iter()
+            .filter(|e| {
+                (action == "key.create" && e.actor != "system")
+                    || e.detail
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.starts_with("bench-"))
+            })
+            .count();
     }
 }
