@@ -425,8 +425,10 @@ impl LocalDb {
             refs.extend(a.deps.iter());
             refs.extend(a.new_object_id.iter());
             for r in refs {
-                tx.prepare_cached("INSERT OR IGNORE INTO admin_outbox_refs (ref, seq) VALUES (?1, ?2)")?
-                    .execute(params![r, seq])?;
+                tx.prepare_cached(
+                    "INSERT OR IGNORE INTO admin_outbox_refs (ref, seq) VALUES (?1, ?2)",
+                )?
+                .execute(params![r, seq])?;
             }
             for op in &a.view {
                 apply_view_op(&tx, connection, op, at)?;
@@ -653,7 +655,10 @@ impl LocalDb {
 
     pub fn object(&self, connection: &str, kind: Kind, id: &str) -> Result<Option<ViewObject>> {
         let id = self.resolve_id(connection, id)?;
-        Ok(self.query_objects(connection, Some(kind), Some(&id))?.into_iter().next())
+        Ok(self
+            .query_objects(connection, Some(kind), Some(&id))?
+            .into_iter()
+            .next())
     }
 
     /// The server id an offline local id became, or the id itself.

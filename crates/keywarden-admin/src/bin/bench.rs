@@ -177,7 +177,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let took = started.elapsed();
-    let action = if workload == "keys" { "key.create" } else { "principal.create" };
+    let action = if workload == "keys" {
+        "key.create"
+    } else {
+        "principal.create"
+    };
     let applied = rt.block_on(count_creates(&app, action))?;
     println!(
         "{actions} queued actions ({action}) reached the server in {:.2} s ({:.0} actions/s, concurrency {concurrency}, {rounds} sync calls); server audit: {applied} {action}",
