@@ -108,6 +108,9 @@ pub struct VaultStep {
     pub pending: String,
 }
 
+/// `(outbox seq, connection, the new key's id, the step)` of an applied rotation.
+pub type PendingVaultStep = (i64, String, Option<String>, VaultStep);
+
 /// An admin action ready to be queued.
 #[derive(Debug, Clone)]
 pub struct NewAction {
@@ -537,12 +540,10 @@ impl LocalDb {
                 Outcome::Applied(body) => apply_result(&tx, connection, &row, body, at)?,
                 Outcome::Gone => {
                     if row.action.ends_with(".delete") || row.action == "key.revoke" {
-                        for (kind, id) in [(row.kind, &row.object_id)] {
-                            tx.execute(
-                                "DELETE FROM admin_objects WHERE connection = ?1 AND kind = ?2 AND id = ?3",
-                                params![connection, kind.as_str(), id],
-                            )?;
-                        }
+                        tx.execute(
+                            "DELETE FROM admin_objects WHERE connection = ?1 AND kind = ?2 AND id = ?3",
+                            params![connection, row.kind.as_str(), row.object_id],
+                        )?;
                         tx.execute(
                             "UPDATE admin_outbox SET state = 'done', done_at = ?2, last_error = 'the object was already gone on the server' WHERE seq = ?1",
                             params![row.seq, at],
@@ -923,7 +924,7 @@ impl LocalDb {
     }
 
     /// Applied actions whose vault step (rotation into the vault) has not run yet.
-    pub fn pending_vault_steps(&self) -> Result<Vec<(i64, String, Option<String>, VaultStep)>> {
+    pub fn pending_vault_steps(&self) -> Result<Vec<PendingVaultStep>> {
         let db = self.lock();
         let mut stmt = db.prepare(
             "SELECT seq, connection, new_object_id, vault_step FROM admin_outbox
