@@ -5,6 +5,7 @@
 #
 #   scripts/e2e.sh                 build, then run tests/e2e (screenshots in tests/e2e/screenshots/)
 #   E2E_PORT=4544 scripts/e2e.sh   another WebDriver port (default 4444)
+#   E2E_FILES=requests.test.mjs scripts/e2e.sh   only these test files (each file starts the app once)
 #
 # Needs what scripts/setup.sh installs (it is not called here; scripts/test.sh calls it first).
 set -euo pipefail
@@ -56,7 +57,12 @@ for _ in $(seq 1 100); do
 done
 
 status=0
-npm --prefix "$root/tests/e2e" test || status=$?
+if [[ -n "${E2E_FILES:-}" ]]; then
+  (cd "$root/tests/e2e" && for f in $E2E_FILES; do node --test --test-reporter=spec "$f" || exit 1; done) || status=$?
+else
+  # The files share KEYWARDEN_HOME and the keychain, so they run one after the other (package.json).
+  npm --prefix "$root/tests/e2e" test || status=$?
+fi
 if [[ $status -ne 0 ]]; then
   echo "---- tauri-driver log ----" >&2
   tail -n 50 "$driver_log" >&2 || true

@@ -8,7 +8,7 @@ fn main() {
     tauri_build::try_build(attrs).expect("tauri-build failed");
 }
 
-// Kept in step with `src/commands.rs` (`generate_handler!` fails the build when a name is missing there,
+// Kept in step with `src/commands.rs` and `src/requests.rs` (`generate_handler!` fails the build when a name is missing there,
 // and the window's capability fails the build when it names a command not listed here).
 fn keywarden_commands() -> &'static [&'static str] {
     &[
@@ -25,5 +25,19 @@ fn keywarden_commands() -> &'static [&'static str] {
         "secret_versions",
         "unlock_vault",
         "choose_backend",
+        "list_profiles",
+        "save_profile",
+        "delete_profile",
+        "list_environments",
+        "save_environment",
+        "delete_environment",
+        "preview_request",
+        "send_request",
+        "copy_as_curl",
+        "list_history",
+        "clear_history",
+        "list_saved_requests",
+        "save_request",
+        "delete_saved_request",
     ]
 }

@@ -16,7 +16,7 @@ use tauri::State;
 pub type Shared = Arc<App>;
 
 /// Runs `f` on the blocking pool. A panic inside becomes an `internal` error, never a crash of the window.
-async fn blocking<T, F>(app: &Shared, f: F) -> Result<T, IpcError>
+pub(crate) async fn blocking<T, F>(app: &Shared, f: F) -> Result<T, IpcError>
 where
     T: Send + 'static,
     F: FnOnce(&App) -> Result<T, IpcError> + Send + 'static,

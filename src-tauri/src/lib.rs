@@ -1,6 +1,7 @@
 //! Keywarden's desktop shell: Tauri wiring over `keywarden-app`.
 //!
 //! - `commands`: one adapter per IPC command, each calling one [`App`] method off the async runtime.
+//! - `requests`: the same for the Requests screen (profiles, environments, preview, send, history).
 //! - `clipboard`: the system clipboard behind the core's `Clipboard` trait.
 //! - `logging`, `hardening`: the process's log file and core-dump policy.
 //!
@@ -11,6 +12,7 @@ pub mod clipboard;
 pub mod commands;
 pub mod hardening;
 pub mod logging;
+pub mod requests;
 
 use std::sync::Arc;
 
@@ -36,6 +38,20 @@ pub fn with_vault<R: tauri::Runtime>(
         commands::secret_versions,
         commands::unlock_vault,
         commands::choose_backend,
+        requests::list_profiles,
+        requests::save_profile,
+        requests::delete_profile,
+        requests::list_environments,
+        requests::save_environment,
+        requests::delete_environment,
+        requests::preview_request,
+        requests::send_request,
+        requests::copy_as_curl,
+        requests::list_history,
+        requests::clear_history,
+        requests::list_saved_requests,
+        requests::save_request,
+        requests::delete_saved_request,
     ])
 }
 

@@ -183,3 +183,129 @@ fn a_command_without_its_argument_is_refused() {
         "unexpected error: {err}"
     );
 }
+
+#[test]
+fn the_requests_screen_reaches_every_request_command() {
+    let h = harness();
+    invoke(
+        &h,
+        "create_secret",
+        json!({ "req": { "name": "billing_api", "value": "sk_ipc_req_canary", "allowedHosts": [] } }),
+    )
+    .unwrap();
+
+    let profiles = invoke(
+        &h,
+        "save_profile",
+        json!({ "req": {
+            "name": "billing", "description": "", "secret": "billing_api",
+            "style": { "kind": "bearer" }, "allowedHosts": ["api.example.com"], "httpsOnly": true
+        }}),
+    )
+    .unwrap();
+    assert_eq!(profiles[0]["name"], "billing");
+    assert_eq!(invoke(&h, "list_profiles", json!({})).unwrap(), profiles);
+
+    let envs = invoke(
+        &h,
+        "save_environment",
+        json!({ "req": {
+            "name": "Test", "variables": { "host": "api.example.com" },
+            "queryParam": { "name": "_profile", "value": "Test" }, "production": false
+        }}),
+    )
+    .unwrap();
+    assert_eq!(envs[0]["queryParam"]["value"], "Test");
+    assert_eq!(invoke(&h, "list_environments", json!({})).unwrap(), envs);
+
+    let spec = json!({
+        "method": "GET", "url": "https://${env.host}/v1/invoices", "query": [], "headers": [],
+        "body": { "kind": "none" }, "profile": "billing", "environment": "Test"
+    });
+    let preview = invoke(&h, "preview_request", json!({ "req": spec })).unwrap();
+    assert_eq!(
+        preview["url"],
+        "https://api.example.com/v1/invoices?_profile=Test"
+    );
+    assert_eq!(
+        preview["headers"][0]["value"],
+        "Bearer [secret.billing_api]"
+    );
+    assert!(!preview.to_string().contains("sk_ipc_req_canary"));
+
+    let err = invoke(
+        &h,
+        "preview_request",
+        json!({ "req": { "method": "GET", "url": "https://a.example/${secret.nope", "profile": null, "environment": null } }),
+    )
+    .unwrap_err();
+    assert_eq!(err["code"], "template");
+    assert_eq!(err["field"], "URL");
+
+    let copied = invoke(
+        &h,
+        "copy_as_curl",
+        json!({ "req": { "spec": spec, "reveal": false } }),
+    )
+    .unwrap();
+    assert!(copied["clearsAfterSeconds"].is_null());
+    assert!(
+        !h.clipboard
+            .get_text()
+            .unwrap()
+            .contains("sk_ipc_req_canary")
+    );
+    let revealed = invoke(
+        &h,
+        "copy_as_curl",
+        json!({ "req": { "spec": spec, "reveal": true } }),
+    )
+    .unwrap();
+    assert_eq!(revealed["clearsAfterSeconds"], 30);
+    assert!(!revealed.to_string().contains("sk_ipc_req_canary"));
+    assert!(
+        h.clipboard
+            .get_text()
+            .unwrap()
+            .contains("Bearer sk_ipc_req_canary"),
+        "the revealed command goes to the clipboard from Rust"
+    );
+
+    let saved = invoke(
+        &h,
+        "save_request",
+        json!({ "req": { "collection": "Billing", "name": "List invoices", "spec": spec } }),
+    )
+    .unwrap();
+    let listed = invoke(&h, "list_saved_requests", json!({})).unwrap();
+    assert_eq!(listed[0]["id"], saved["id"]);
+    invoke(
+        &h,
+        "delete_saved_request",
+        json!({ "req": { "id": saved["id"] } }),
+    )
+    .unwrap();
+    assert_eq!(
+        invoke(&h, "list_saved_requests", json!({})).unwrap(),
+        json!([])
+    );
+
+    assert_eq!(
+        invoke(&h, "list_history", json!({ "req": { "limit": 10 } })).unwrap(),
+        json!([])
+    );
+    invoke(&h, "clear_history", json!({})).unwrap();
+    invoke(
+        &h,
+        "delete_profile",
+        json!({ "req": { "name": "billing" } }),
+    )
+    .unwrap();
+    invoke(
+        &h,
+        "delete_environment",
+        json!({ "req": { "name": "Test" } }),
+    )
+    .unwrap();
+    assert_eq!(invoke(&h, "list_profiles", json!({})).unwrap(), json!([]));
+}

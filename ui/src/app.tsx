@@ -11,6 +11,7 @@ import { Placeholder } from "./placeholder";
 import { Settings, ShortcutTable } from "./settings/Settings";
 import { StatusBar, UnlockDialog } from "./status/status";
 import { VaultScreen } from "./vault/VaultScreen";
+import { RequestsScreen } from "./requests/RequestsScreen";
 
 type Route = "vault" | "requests" | "admin" | "settings";
 
@@ -135,10 +136,12 @@ export function App() {
         setTheme(nextThemePref(themePref, systemDark));
         return;
       }
-      if ((sc === "search" || sc === "new") && route !== "vault") setRoute("vault");
+      // The Vault and Requests screens handle search and new themselves; elsewhere they lead to the Vault.
+      const handles = route === "vault" || route === "requests";
+      if ((sc === "search" || sc === "new") && !handles) setRoute("vault");
       // Give the Vault screen a frame to mount before it handles the shortcut.
       const handle = () => shortcutHandler.current?.(sc);
-      if (route !== "vault") {
+      if (!handles) {
         e.preventDefault();
         requestAnimationFrame(() => requestAnimationFrame(handle));
       } else if (handle()) {
@@ -168,7 +171,7 @@ export function App() {
               >
                 {n.icon()}
                 <span>{n.label}</span>
-                {(n.route === "requests" || n.route === "admin") && <span class="nav-soon">soon</span>}
+                {n.route === "admin" && <span class="nav-soon">soon</span>}
               </button>
             </li>
           ))}
@@ -204,16 +207,7 @@ export function App() {
           />
         )}
         {route === "requests" && (
-          <Placeholder
-            title="Requests"
-            icon={<SendIcon size={30} />}
-            lead="Compose authenticated HTTP requests with templated headers such as Authorization: Bearer ${secret.billing_api}."
-            items={[
-              "Key profiles: header, query or Basic placement, per destination host",
-              "Pre-flight policy check before sending (read-only key, wrong host, expiring key)",
-              "History that keeps the template and a fingerprint, never the rendered secret",
-            ]}
-          />
+          <RequestsScreen onCopied={onCopied} onToast={showToast} registerShortcuts={(h) => (shortcutHandler.current = h)} />
         )}
         {route === "admin" && (
           <Placeholder

@@ -9,6 +9,10 @@ export const SHORTCUTS: ReadonlyArray<readonly [string, string]> = [
   ["Delete", "Delete the selected secret (asks first)"],
   ["Esc", "Close a dialog, or clear the search"],
   ["Ctrl+Enter", "Save a dialog from a multi-line value"],
+  ["Ctrl+Enter", "Send the request (Requests)"],
+  ["Ctrl+S", "Save the request in a collection (Requests)"],
+  ["Ctrl+N", "New request (Requests)"],
+  ["Ctrl+F", "Find in the response body (Requests)"],
   ["Ctrl+Shift+L", "Switch between light and dark"],
   ["?", "Show these shortcuts"],
 ];

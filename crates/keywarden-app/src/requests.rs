@@ -43,6 +43,54 @@ fn unreachable_ipc() -> IpcError {
     }
 }
 
+/// The secret values a request carried (alone, and as the rendered headers that hold them),
+/// each with the placeholder the window shows instead. Values shorter than 6 characters are
+/// left alone: they would match ordinary text.
+struct EchoMask {
+    needles: Vec<(zeroize::Zeroizing<String>, String, String)>,
+}
+
+impl EchoMask {
+    const MIN_LEN: usize = 6;
+
+    fn new(resolver: &VaultResolver<'_>, prepared: &PreparedRequest) -> Self {
+        let mut needles: Vec<(zeroize::Zeroizing<String>, String, String)> = Vec::new();
+        for h in prepared.headers.iter().filter(|h| h.secret) {
+            let name = prepared
+                .secrets
+                .iter()
+                .find(|s| h.preview.contains(&format!("[secret.{}]", s.name)))
+                .map(|s| s.name.clone())
+                .unwrap_or_else(|| h.name.clone());
+            needles.push((h.expose().to_owned().into(), h.preview.clone(), name));
+        }
+        for (name, value) in resolver.values() {
+            needles.push((
+                value.expose().to_owned().into(),
+                format!("[secret.{name}]"),
+                name.to_owned(),
+            ));
+        }
+        needles.retain(|(n, _, _)| n.chars().count() >= Self::MIN_LEN);
+        // Longest first, so a whole header is replaced before the key inside it.
+        needles.sort_by_key(|(n, _, _)| std::cmp::Reverse(n.len()));
+        Self { needles }
+    }
+
+    fn apply(&self, text: &str, echoed: &mut Vec<String>) -> String {
+        let mut out = text.to_owned();
+        for (needle, placeholder, name) in &self.needles {
+            if out.contains(needle.as_str()) {
+                out = out.replace(needle.as_str(), placeholder);
+                if !echoed.contains(name) {
+                    echoed.push(name.clone());
+                }
+            }
+        }
+        out
+    }
+}
+
 fn headers(prepared: &PreparedRequest) -> Vec<HeaderView> {
     prepared
         .headers
@@ -190,24 +238,44 @@ impl App {
             "request sent"
         );
         let body_is_text = std::str::from_utf8(&resp.body).is_ok();
+        // Echo endpoints repeat what they were sent: the window gets placeholders instead.
+        let mask = EchoMask::new(&resolver, &prepared);
+        let mut echoed = Vec::new();
+        let headers = resp
+            .headers
+            .iter()
+            .map(|(k, v)| HeaderView {
+                name: k.clone(),
+                value: mask.apply(v, &mut echoed),
+            })
+            .collect();
+        let body = mask.apply(&String::from_utf8_lossy(&resp.body), &mut echoed);
+        let mut findings = prepared.findings.clone();
+        if !echoed.is_empty() {
+            findings.push(Finding {
+                level: Level::Warning,
+                code: "response-echoes-secret".into(),
+                message: format!(
+                    "the response repeats the value of {}; it is shown here as a placeholder",
+                    echoed
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            });
+        }
         Ok(SendResult {
             status: resp.status,
             reason: resp.reason.clone(),
             version: resp.version.clone(),
-            headers: resp
-                .headers
-                .iter()
-                .map(|(k, v)| HeaderView {
-                    name: k.clone(),
-                    value: v.clone(),
-                })
-                .collect(),
-            body: String::from_utf8_lossy(&resp.body).into_owned(),
+            headers,
+            body,
             body_is_text,
             body_bytes: resp.body.len() as u32,
             truncated: resp.truncated,
             duration_ms: resp.duration.as_secs_f64() * 1000.0,
-            findings: prepared.findings.clone(),
+            findings,
             explanation: explain_refusal(&prepared, resp.status),
             dropped_headers: resp.dropped_headers.clone(),
             redirects: resp

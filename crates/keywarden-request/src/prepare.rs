@@ -50,6 +50,13 @@ impl<'a> VaultResolver<'a> {
     pub fn reads(&self) -> usize {
         self.reads
     }
+
+    /// The values read so far, by secret name: to recognise them in what a server sends back.
+    pub fn values(&self) -> impl Iterator<Item = (&str, &SecretValue)> {
+        self.cache
+            .iter()
+            .map(|(name, value)| (name.as_str(), value))
+    }
 }
 
 impl Resolver for VaultResolver<'_> {

@@ -187,3 +187,21 @@ export const KeyboardIcon = (p: P) => (
     <path d="M6 10h.01M10 10h.01M14 10h.01M18 10h.01M7 14h10" />
   </Svg>
 );
+export const FolderIcon = (p: P) => (
+  <Svg {...p}>
+    <path d="M3 7a2 2 0 0 1 2-2h4l2 2h8a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2Z" />
+  </Svg>
+);
+export const SaveIcon = (p: P) => (
+  <Svg {...p}>
+    <path d="M5 3h11l5 5v11a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2Z" />
+    <path d="M7 3v5h8" />
+    <rect x="7" y="13" width="10" height="8" rx="1" />
+  </Svg>
+);
+export const TerminalIcon = (p: P) => (
+  <Svg {...p}>
+    <path d="m5 8 4 4-4 4" />
+    <path d="M12 17h7" />
+  </Svg>
+);

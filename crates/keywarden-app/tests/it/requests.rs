@@ -216,3 +216,30 @@ fn environments_profiles_and_saved_requests() {
         ErrorCode::NotFound
     );
 }
+
+#[test]
+fn a_response_that_echoes_the_secret_reaches_the_window_masked() {
+    let (app, _, _) = app();
+    setup(&app);
+    let (port, server) = one_shot_server(
+        "200 OK",
+        "{\"headers\":{\"Authorization\":\"Bearer sk_live_app_request\"},\"token\":\"sk_live_app_request\"}",
+    );
+    let result = app
+        .send_request(spec(&format!("http://127.0.0.1:{port}/anything")))
+        .unwrap();
+    server.join().unwrap();
+    assert_eq!(
+        result.body,
+        "{\"headers\":{\"Authorization\":\"Bearer [secret.billing_api]\"},\"token\":\"[secret.billing_api]\"}"
+    );
+    assert!(!serde_json::to_string(&result).unwrap().contains("sk_live"));
+    let echo = result
+        .findings
+        .iter()
+        .find(|f| f.code == "response-echoes-secret")
+        .expect("the echo is reported");
+    assert!(echo.message.contains("`billing_api`"), "{}", echo.message);
+    // The size is the real one: the mask changes what is shown, not what was received.
+    assert_eq!(result.body_bytes, 88);
+}
