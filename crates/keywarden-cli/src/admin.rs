@@ -122,7 +122,9 @@ pub enum KindArg {
 
 #[derive(Debug, Subcommand)]
 pub enum PrincipalCmd {
+    /// List principals (--json for machines).
     List(ListArgs),
+    /// Queue the creation of a principal.
     Create {
         name: String,
         #[arg(long, value_enum, default_value = "user")]
@@ -141,6 +143,7 @@ pub enum PrincipalCmd {
         #[arg(long)]
         disabled: bool,
     },
+    /// Queue a change to a principal (only the fields given).
     Update {
         id: String,
         #[arg(long)]
@@ -157,27 +160,24 @@ pub enum PrincipalCmd {
         profiles: Vec<String>,
     },
     /// Enable a principal (its keys work again).
-    Enable {
-        id: String,
-    },
+    Enable { id: String },
     /// Disable a principal: all its keys stop working.
-    Disable {
-        id: String,
-    },
+    Disable { id: String },
     /// Delete a principal: its keys are revoked.
-    Delete {
-        id: String,
-    },
+    Delete { id: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum GroupCmd {
+    /// List groups (--json for machines).
     List(ListArgs),
+    /// Queue the creation of a group.
     Create {
         name: String,
         #[arg(long, default_value = "")]
         description: String,
     },
+    /// Queue a change to a group (only the fields given).
     Update {
         id: String,
         #[arg(long)]
@@ -185,14 +185,15 @@ pub enum GroupCmd {
         #[arg(long)]
         description: Option<String>,
     },
-    Delete {
-        id: String,
-    },
+    /// Queue the deletion of a group.
+    Delete { id: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum RoleCmd {
+    /// List roles (--json for machines).
     List(ListArgs),
+    /// Queue the creation of a role.
     Create {
         name: String,
         #[arg(long, default_value = "")]
@@ -204,6 +205,7 @@ pub enum RoleCmd {
         #[arg(long = "group")]
         groups: Vec<String>,
     },
+    /// Queue a change to a role (only the fields given).
     Update {
         id: String,
         #[arg(long)]
@@ -217,14 +219,15 @@ pub enum RoleCmd {
         #[arg(long = "group")]
         groups: Vec<String>,
     },
-    Delete {
-        id: String,
-    },
+    /// Queue the deletion of a role.
+    Delete { id: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ProfileCmd {
+    /// List access profiles (--json for machines).
     List(ListArgs),
+    /// Queue the creation of a access profile.
     Create {
         name: String,
         #[arg(long, default_value = "")]
@@ -245,6 +248,7 @@ pub enum ProfileCmd {
         #[arg(long)]
         jwt_public_key: Option<std::path::PathBuf>,
     },
+    /// Queue a change to a access profile (only the fields given).
     Update {
         id: String,
         #[arg(long)]
@@ -258,9 +262,8 @@ pub enum ProfileCmd {
         #[arg(long = "ip")]
         ips: Vec<String>,
     },
-    Delete {
-        id: String,
-    },
+    /// Queue the deletion of a access profile.
+    Delete { id: String },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -301,6 +304,7 @@ pub struct KeyFields {
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCmd {
+    /// List keys (--json for machines).
     List {
         /// Keys of this principal (id or name).
         #[arg(long)]
@@ -333,6 +337,7 @@ pub enum KeyCmd {
         #[command(flatten)]
         fields: KeyFields,
     },
+    /// Queue a change to a key (only the fields given).
     Update {
         id: String,
         #[arg(long)]
@@ -342,13 +347,10 @@ pub enum KeyCmd {
         #[command(flatten)]
         fields: KeyFields,
     },
-    Enable {
-        id: String,
-    },
+    /// Queue enabling a key.
+    Enable { id: String },
     /// Disable a key: refused at once by the server.
-    Disable {
-        id: String,
-    },
+    Disable { id: String },
     /// New key now; the old one keeps working for the grace period. A vault copy is replaced.
     Rotate {
         id: String,
@@ -357,16 +359,11 @@ pub enum KeyCmd {
         grace: String,
     },
     /// Revoke and reissue at once.
-    Refresh {
-        id: String,
-    },
+    Refresh { id: String },
     /// Revoke for ever.
-    Revoke {
-        id: String,
-    },
-    Delete {
-        id: String,
-    },
+    Revoke { id: String },
+    /// Queue the deletion of a key.
+    Delete { id: String },
     /// Read a key from the server now (e.g. its last use).
     Show {
         id: String,
