@@ -15,18 +15,20 @@ const HIDE_AFTER_SECONDS: u32 = 10;
 
 /// The desktop's commands over one profile's vault.
 pub struct App {
-    vault: Result<Vault, IpcError>,
+    vault: Result<Arc<Vault>, IpcError>,
     pub(crate) clipboard: ClipboardGuard,
     home: PathBuf,
     /// Drives outgoing requests; created on first send.
     runtime: std::sync::OnceLock<tokio::runtime::Runtime>,
+    /// The Admin screen's state (opened on first use; see `admin.rs`).
+    pub(crate) admin: crate::admin::AdminSlot,
 }
 
 impl App {
     /// Opens the profile at `home`. Never fails: a database that cannot be opened is
     /// reported by [`App::status`] and by every command.
     pub fn open(home: PathBuf, clipboard: Arc<dyn Clipboard>) -> Self {
-        let vault = Vault::open(&home).map_err(to_ipc);
+        let vault = Vault::open(&home).map(Arc::new).map_err(to_ipc);
         if let Ok(v) = &vault {
             // Finish what an interruption left half-done; errors are reported in status.
             if let Err(err) = v.repair() {
@@ -38,6 +40,7 @@ impl App {
             clipboard: ClipboardGuard::new(clipboard),
             home,
             runtime: Default::default(),
+            admin: Default::default(),
         }
     }
 
@@ -45,10 +48,11 @@ impl App {
     pub fn with_vault(vault: Vault, clipboard: Arc<dyn Clipboard>) -> Self {
         let home = vault.home().to_path_buf();
         Self {
-            vault: Ok(vault),
+            vault: Ok(Arc::new(vault)),
             clipboard: ClipboardGuard::new(clipboard),
             home,
             runtime: Default::default(),
+            admin: Default::default(),
         }
     }
 
@@ -70,7 +74,15 @@ impl App {
     }
 
     pub(crate) fn vault(&self) -> Result<&Vault, IpcError> {
-        self.vault.as_ref().map_err(Clone::clone)
+        self.vault.as_deref().map_err(Clone::clone)
+    }
+
+    pub(crate) fn shared_vault(&self) -> Result<Arc<Vault>, IpcError> {
+        self.vault.clone()
+    }
+
+    pub(crate) fn home(&self) -> &std::path::Path {
+        &self.home
     }
 
     pub fn status(&self) -> VaultStatus {

@@ -426,7 +426,7 @@ pub fn typescript_bindings() -> String {
         "// Generated from crates/keywarden-app/src/ipc.rs. Do not edit by hand:\n\
          // run `UPDATE_BINDINGS=1 cargo test -p keywarden-app bindings` after changing the Rust types.\n\n",
     );
-    for decl in decls {
+    for decl in decls.into_iter().chain(admin_bindings()) {
         out.push_str("export ");
         out.push_str(&decl);
         out.push_str("\n\n");
@@ -434,4 +434,454 @@ pub fn typescript_bindings() -> String {
     out.truncate(out.trim_end().len());
     out.push('\n');
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin screen: key servers, principals, groups, roles, access profiles, keys, sync.
+// Objects travel as the server's JSON (`body`) plus the local state around it. No admin
+// credential ever travels to the window; a generated key does only for "show once".
+// ---------------------------------------------------------------------------------------------
+
+/// The kinds of objects on a key server.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum AdminKind {
+    Principal,
+    Group,
+    Role,
+    Profile,
+    Key,
+}
+
+/// How to sign in to a key server.
+#[derive(Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase", tag = "method")]
+pub enum AdminSignIn {
+    /// An admin API key; kept in the keychain.
+    AdminKey { key: String },
+    /// User name + password for a short-lived session token (the token is kept, the password is not).
+    Password { username: String, password: String },
+}
+
+impl std::fmt::Debug for AdminSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminSignIn::AdminKey { .. } => f.write_str("AdminKey(***)"),
+            AdminSignIn::Password { username, .. } => {
+                write!(f, "Password({username}, ***)")
+            }
+        }
+    }
+}
+
+impl Drop for AdminSignIn {
+    fn drop(&mut self) {
+        match self {
+            AdminSignIn::AdminKey { key } => zeroize::Zeroize::zeroize(key),
+            AdminSignIn::Password { password, .. } => zeroize::Zeroize::zeroize(password),
+        }
+    }
+}
+
+/// Adds (or replaces) a key server.
+#[derive(Debug, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectServer {
+    /// A short name: letters, digits, `-` and `_`.
+    pub name: String,
+    /// `https://…` (or `http://` on this machine's loopback).
+    pub url: String,
+    /// An extra CA certificate (PEM) to trust.
+    #[serde(default)]
+    pub ca_pem: Option<String>,
+    pub sign_in: AdminSignIn,
+}
+
+/// What connecting did.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Connected {
+    pub name: String,
+    /// The server answered and accepted the credential. `false`: saved, but the server did
+    /// not answer; actions queue until it does.
+    pub verified: bool,
+    /// When a session token ends (password sign-in).
+    #[ts(type = "number | null")]
+    pub session_expires_at: Option<i64>,
+}
+
+/// One key server as the sync indicator shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminConnectionStatus {
+    pub name: String,
+    pub url: String,
+    /// `key`, `session` or `embedded`.
+    pub auth: String,
+    pub username: Option<String>,
+    /// `null` until the first exchange.
+    pub online: Option<bool>,
+    /// The server refused the credential: sign in again.
+    pub needs_sign_in: bool,
+    #[ts(type = "number | null")]
+    pub last_sync_at: Option<i64>,
+    pub last_error: Option<String>,
+    #[ts(type = "number")]
+    pub queued: i64,
+    #[ts(type = "number")]
+    pub failed: i64,
+    #[ts(type = "number")]
+    pub conflicts: i64,
+    /// Queued actions waiting for their next attempt.
+    #[ts(type = "number")]
+    pub waiting: i64,
+    /// Milliseconds since the epoch of the next retry.
+    #[ts(type = "number | null")]
+    pub next_attempt_ms: Option<i64>,
+}
+
+/// The sync indicator: shown at all times.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSyncStatus {
+    pub connections: Vec<AdminConnectionStatus>,
+    #[ts(type = "number")]
+    pub queued: i64,
+    #[ts(type = "number")]
+    pub failed: i64,
+    #[ts(type = "number")]
+    pub conflicts: i64,
+    /// Whether the background sync loop runs.
+    pub background: bool,
+}
+
+/// A connection by name; the first one when absent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionRef {
+    #[serde(default)]
+    pub connection: Option<String>,
+}
+
+/// A list of one kind, with search and filters.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminListQuery {
+    #[serde(default)]
+    pub connection: Option<String>,
+    pub kind: AdminKind,
+    /// Text in the name, description or (keys) display prefix.
+    #[serde(default)]
+    pub search: Option<String>,
+    /// Keys of this principal.
+    #[serde(default)]
+    pub principal_id: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Only objects with queued, failed or conflicting actions.
+    #[serde(default)]
+    pub pending_only: bool,
+    /// Also revoked keys and objects being deleted.
+    #[serde(default)]
+    pub include_inactive: bool,
+}
+
+/// An object of the local admin view.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminObject {
+    pub kind: AdminKind,
+    /// The server id, or `local-…` while its creation has not reached the server.
+    pub id: String,
+    /// Name (keys: name and display prefix).
+    pub label: String,
+    #[ts(type = "number")]
+    pub version: i64,
+    /// The object as the server shows it (snake_case fields of the server's API), with
+    /// queued changes applied.
+    #[ts(type = "Record<string, unknown>")]
+    pub body: serde_json::Value,
+    /// Deleted here, not yet on the server.
+    pub deleted: bool,
+    /// Actions on it not yet applied by the server.
+    pub pending: u32,
+    /// `failed` or `conflict` when one of them needs the person.
+    pub problem: Option<String>,
+}
+
+/// Creates a principal, group, role or access profile. `fields` is the server's create
+/// body (e.g. `{ "kind": "api_client", "name": "…", "description": "…", "logo": "…" }`).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminCreate {
+    #[serde(default)]
+    pub connection: Option<String>,
+    pub kind: AdminKind,
+    #[ts(type = "Record<string, unknown>")]
+    pub fields: serde_json::Value,
+}
+
+/// Changes fields (the server's PATCH body, e.g. `{ "description": "…" }`). Sent with the
+/// version shown: a change made meanwhile by someone else becomes a conflict.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminUpdate {
+    #[serde(default)]
+    pub connection: Option<String>,
+    pub kind: AdminKind,
+    pub id: String,
+    #[ts(type = "Record<string, unknown>")]
+    pub patch: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminRef {
+    #[serde(default)]
+    pub connection: Option<String>,
+    pub kind: AdminKind,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSetEnabled {
+    #[serde(default)]
+    pub connection: Option<String>,
+    pub kind: AdminKind,
+    pub id: String,
+    pub enabled: bool,
+}
+
+/// Where a key generated on this machine goes.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", tag = "to")]
+pub enum KeyPlacement {
+    /// Straight into the vault as a secret bound to `hosts` (the key server's host when
+    /// empty), so the Requests screen can use it at once. The window never sees the key.
+    Vault {
+        secret_name: String,
+        #[serde(default)]
+        hosts: Vec<String>,
+    },
+    /// Copied to the clipboard from Rust (cleared after 30 s); the window never sees it.
+    Clipboard,
+    /// Returned once in `AdminCreatedKey::shown_once`, then gone.
+    ShowOnce,
+}
+
+/// Creates a key for a principal. `fields`: the server's key fields (`name`,
+/// `description`, `environment`, `scopes`, `read_only`, `path_prefixes`, `operations`,
+/// `ip_allowlist`, `expires_at`, `enabled`, `slot`, `policy`, `profile_id`,
+/// `allow_query_param`). The key is generated here; only its digest is sent.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminCreateKey {
+    #[serde(default)]
+    pub connection: Option<String>,
+    pub principal_id: String,
+    #[ts(type = "Record<string, unknown>")]
+    pub fields: serde_json::Value,
+    pub placement: KeyPlacement,
+}
+
+/// Rotation (`grace_seconds` set: the old key keeps working that long) or refresh
+/// (absent: the old key stops at once). A vault copy is replaced when the server has the
+/// new key; otherwise the new key goes where `placement` says (show once by default).
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminRotateKey {
+    #[serde(default)]
+    pub connection: Option<String>,
+    pub id: String,
+    #[serde(default)]
+    #[ts(type = "number | null")]
+    pub grace_seconds: Option<u64>,
+    #[serde(default)]
+    pub placement: Option<KeyPlacement>,
+}
+
+/// A key generated here.
+#[derive(Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminCreatedKey {
+    pub key: AdminObject,
+    /// The outbox action that delivers it.
+    #[ts(type = "number")]
+    pub action_seq: i64,
+    /// The key, for `showOnce` only: show it, offer copy, forget it.
+    pub shown_once: Option<String>,
+    /// The vault secret holding it (vault placement, or the rotated key's vault copy).
+    pub secret_id: Option<String>,
+    /// For `clipboard`: cleared after this many seconds.
+    pub clipboard_clears_after_seconds: Option<u32>,
+}
+
+impl std::fmt::Debug for AdminCreatedKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminCreatedKey")
+            .field("key", &self.key.id)
+            .field("action_seq", &self.action_seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for AdminCreatedKey {
+    fn drop(&mut self) {
+        if let Some(k) = &mut self.shown_once {
+            zeroize::Zeroize::zeroize(k);
+        }
+    }
+}
+
+/// Outbox rows: all states when `states` is empty.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxQuery {
+    #[serde(default)]
+    pub connection: Option<String>,
+    /// `queued`, `failed`, `conflict`, `done`, `discarded`.
+    #[serde(default)]
+    pub states: Vec<String>,
+    #[serde(default = "hundred")]
+    pub limit: u32,
+}
+
+fn hundred() -> u32 {
+    100
+}
+
+/// One admin action on its way to the server.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminAction {
+    #[ts(type = "number")]
+    pub seq: i64,
+    pub connection: String,
+    pub kind: String,
+    pub object_id: String,
+    /// e.g. `key.disable`.
+    pub action: String,
+    /// e.g. "disable key ci (kw_live_AbCd…)".
+    pub summary: String,
+    /// `queued`, `failed`, `conflict`, `done` or `discarded`.
+    pub state: String,
+    pub attempts: u32,
+    #[ts(type = "number")]
+    pub next_attempt_ms: i64,
+    /// Why it failed or waits, with what to do.
+    pub last_error: Option<String>,
+    #[ts(type = "number")]
+    pub created_at: i64,
+    #[ts(type = "number | null")]
+    pub done_at: Option<i64>,
+    /// For a conflict: what you meant (the request body).
+    #[ts(type = "Record<string, unknown> | null")]
+    pub intent: Option<serde_json::Value>,
+    /// For a conflict: the object as the server has it now.
+    #[ts(type = "Record<string, unknown> | null")]
+    pub server_object: Option<serde_json::Value>,
+    #[ts(type = "number | null")]
+    pub server_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRef {
+    #[ts(type = "number")]
+    pub seq: i64,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum ConflictChoice {
+    /// Send my change again over the server's version.
+    Mine,
+    /// Take the server's version; drop my change.
+    Theirs,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ResolveConflict {
+    #[ts(type = "number")]
+    pub seq: i64,
+    pub keep: ConflictChoice,
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSyncReport {
+    pub connection: String,
+    pub applied: u32,
+    pub failed: u32,
+    pub conflicts: u32,
+    pub retrying: u32,
+    pub pulled: u32,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminAuditQuery {
+    #[serde(default)]
+    pub connection: Option<String>,
+    #[serde(default)]
+    #[ts(type = "number")]
+    pub since: i64,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub actor: Option<String>,
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+/// One audit entry: keys appear by id and display prefix only.
+#[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminAuditEntry {
+    #[ts(type = "number")]
+    pub seq: i64,
+    #[ts(type = "number")]
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    #[ts(type = "Record<string, unknown>")]
+    pub detail: serde_json::Value,
+}
+
+/// Every IPC declaration of the Admin screen.
+pub fn admin_bindings() -> Vec<String> {
+    vec![
+        AdminKind::decl(),
+        AdminSignIn::decl(),
+        ConnectServer::decl(),
+        Connected::decl(),
+        AdminConnectionStatus::decl(),
+        AdminSyncStatus::decl(),
+        ConnectionRef::decl(),
+        AdminListQuery::decl(),
+        AdminObject::decl(),
+        AdminCreate::decl(),
+        AdminUpdate::decl(),
+        AdminRef::decl(),
+        AdminSetEnabled::decl(),
+        KeyPlacement::decl(),
+        AdminCreateKey::decl(),
+        AdminRotateKey::decl(),
+        AdminCreatedKey::decl(),
+        OutboxQuery::decl(),
+        AdminAction::decl(),
+        ActionRef::decl(),
+        ConflictChoice::decl(),
+        ResolveConflict::decl(),
+        AdminSyncReport::decl(),
+        AdminAuditQuery::decl(),
+        AdminAuditEntry::decl(),
+    ]
 }

@@ -4,6 +4,7 @@
 //! each IPC command to one method here and implements [`Clipboard`]. All methods
 //! block (the keychain can take seconds): hosts call them off their async runtime.
 
+mod admin;
 mod app;
 mod clipboard;
 pub mod ipc;

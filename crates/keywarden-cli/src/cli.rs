@@ -44,6 +44,8 @@ urlencode, jwt(alg, key, claims[, lifetime]), uuid(), now(), sha256, hmac_sha256
     Environment(EnvCmd),
     /// Requests sent so far: templates and secret fingerprints, never values.
     History(HistoryArgs),
+    /// Administer key servers: principals, groups, roles, profiles, keys; offline-first.
+    Admin(crate::admin::AdminArgs),
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@
 //! unavailable...); 2 usage or input error. Secret values are read only from
 //! standard input or a hidden prompt, never from arguments.
 
+mod admin;
 mod cli;
 mod compose;
 mod input;
@@ -124,6 +125,7 @@ fn run(args: cli::Cli) -> Outcome {
         cli::Command::Profile(cmd) => compose::profile(cmd),
         cli::Command::Environment(cmd) => compose::environment(cmd),
         cli::Command::History(args) => compose::history(args),
+        cli::Command::Admin(args) => admin::run(args),
     };
     match result {
         // A closed pipe (`kw secret list | head -1`) is not a failure.

@@ -23,7 +23,7 @@ use crate::model::{AccessProfile, AuditEntry, Group, Key, Kind, Principal, Role}
 use crate::service::{
     AuditPage, Caller, ChangePage, CreateGroup, CreateKey, CreatePrincipal, CreateProfile,
     CreateRole, IssuedKey, Login, Outcome, PatchGroup, PatchKey, PatchPrincipal, PatchProfile,
-    PatchRole, RotateKey, Service, Session, SetPassword, VerifyRequest, VerifyResponse,
+    PatchRole, RefreshKey, RotateKey, Service, Session, SetPassword, VerifyRequest, VerifyResponse,
     parse_if_match,
 };
 use crate::store::AuditQuery;
@@ -1162,13 +1162,14 @@ async fn rotate_key(
                 &id,
                 expected,
                 Some(req.grace_seconds.unwrap_or(86_400)),
+                (req.digest, req.display_prefix),
             )
         })
         .await?;
     Ok(no_store(outcome_response(out)))
 }
 
-#[utoipa::path(post, path = "/v1/keys/{id}/refresh", tag = "keys", params(("id" = String, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+#[utoipa::path(post, path = "/v1/keys/{id}/refresh", tag = "keys", request_body = Option<RefreshKey>, params(("id" = String, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = IssuedKey, description = "The old key is revoked and a new one issued")), security(("bearer" = [])))]
 async fn refresh_key(
     State(state): State<AppState>,
@@ -1177,13 +1178,21 @@ async fn refresh_key(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    RawBody(body): RawBody,
 ) -> ApiResult {
-    let m = mutating(&method, &uri, &headers, &Bytes::new())?;
+    let m = mutating(&method, &uri, &headers, &body)?;
     let expected = optional_if_match(&headers)?;
     let s = &state.service;
     let out = s
         .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
-            s.plan_replace_key(&caller, &id, expected, None)
+            let req: RefreshKey = parse(&body)?;
+            s.plan_replace_key(
+                &caller,
+                &id,
+                expected,
+                None,
+                (req.digest, req.display_prefix),
+            )
         })
         .await?;
     Ok(no_store(outcome_response(out)))

@@ -9,6 +9,7 @@ use rusqlite::{Connection, OpenFlags};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_vault.sql"),
     include_str!("migrations/0002_requests.sql"),
+    include_str!("migrations/0003_admin.sql"),
 ];
 
 /// The schema version this build writes.

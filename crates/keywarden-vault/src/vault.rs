@@ -642,6 +642,31 @@ impl Vault {
         self.find(&current.id)
     }
 
+    /// Keeps a value that belongs to Keywarden itself (an admin credential, a key
+    /// waiting to replace a stored one) in the secret store under a reserved name.
+    /// Reserved names start with `_`, which no secret id does.
+    pub fn store_internal(&self, name: &str, value: &SecretValue) -> Result<(), VaultError> {
+        check_internal(name)?;
+        self.ready()?;
+        self.record(self.store().set(name, value))?;
+        Ok(())
+    }
+
+    /// Reads a value stored with [`Vault::store_internal`].
+    pub fn read_internal(&self, name: &str) -> Result<Option<SecretValue>, VaultError> {
+        check_internal(name)?;
+        self.ready()?;
+        Ok(self.record(self.store().get(name))?)
+    }
+
+    /// Removes a value stored with [`Vault::store_internal`]; succeeds when there was none.
+    pub fn delete_internal(&self, name: &str) -> Result<(), VaultError> {
+        check_internal(name)?;
+        self.ready()?;
+        self.record(self.store().delete(name))?;
+        Ok(())
+    }
+
     /// Runs `f` on the local database connection (profiles, environments, history).
     /// Never hold the connection across a secret-store call.
     pub fn with_db<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
@@ -808,6 +833,21 @@ impl Vault {
         *lock(&self.health) = Health::Untested;
         Ok(())
     }
+}
+
+fn check_internal(name: &str) -> Result<(), VaultError> {
+    if name.len() < 2
+        || !name.starts_with('_')
+        || name == SELF_TEST_KEY
+        || name == FINGERPRINT_KEY
+        || name.len() > 200
+    {
+        return Err(VaultError::invalid(
+            "name",
+            "reserved store names start with `_` and are not the vault's own",
+        ));
+    }
+    Ok(())
 }
 
 fn keychain_store(install_id: &str) -> Arc<dyn SecretStore> {

@@ -200,3 +200,183 @@ message: string,
 field: string | null, };
 
 export type ErrorCode = "invalidInput" | "notFound" | "conflict" | "disabled" | "tooLarge" | "keychainUnavailable" | "keychainLocked" | "keychainTimeout" | "vaultLocked" | "wrongPassphrase" | "valueMissing" | "template" | "refused" | "sendFailed" | "timeout" | "database" | "internal";
+
+export type AdminKind = "principal" | "group" | "role" | "profile" | "key";
+
+export type AdminSignIn = { "method": "adminKey", key: string, } | { "method": "password", username: string, password: string, };
+
+export type ConnectServer = { 
+/**
+ * A short name: letters, digits, `-` and `_`.
+ */
+name: string, 
+/**
+ * `https://…` (or `http://` on this machine's loopback).
+ */
+url: string, 
+/**
+ * An extra CA certificate (PEM) to trust.
+ */
+caPem: string | null, signIn: AdminSignIn, };
+
+export type Connected = { name: string, 
+/**
+ * The server answered and accepted the credential. `false`: saved, but the server did
+ * not answer; actions queue until it does.
+ */
+verified: boolean, 
+/**
+ * When a session token ends (password sign-in).
+ */
+sessionExpiresAt: number | null, };
+
+export type AdminConnectionStatus = { name: string, url: string, 
+/**
+ * `key`, `session` or `embedded`.
+ */
+auth: string, username: string | null, 
+/**
+ * `null` until the first exchange.
+ */
+online: boolean | null, 
+/**
+ * The server refused the credential: sign in again.
+ */
+needsSignIn: boolean, lastSyncAt: number | null, lastError: string | null, queued: number, failed: number, conflicts: number, 
+/**
+ * Queued actions waiting for their next attempt.
+ */
+waiting: number, 
+/**
+ * Milliseconds since the epoch of the next retry.
+ */
+nextAttemptMs: number | null, };
+
+export type AdminSyncStatus = { connections: Array<AdminConnectionStatus>, queued: number, failed: number, conflicts: number, 
+/**
+ * Whether the background sync loop runs.
+ */
+background: boolean, };
+
+export type ConnectionRef = { connection: string | null, };
+
+export type AdminListQuery = { connection: string | null, kind: AdminKind, 
+/**
+ * Text in the name, description or (keys) display prefix.
+ */
+search: string | null, 
+/**
+ * Keys of this principal.
+ */
+principalId: string | null, enabled: boolean | null, 
+/**
+ * Only objects with queued, failed or conflicting actions.
+ */
+pendingOnly: boolean, 
+/**
+ * Also revoked keys and objects being deleted.
+ */
+includeInactive: boolean, };
+
+export type AdminObject = { kind: AdminKind, 
+/**
+ * The server id, or `local-…` while its creation has not reached the server.
+ */
+id: string, 
+/**
+ * Name (keys: name and display prefix).
+ */
+label: string, version: number, 
+/**
+ * The object as the server shows it (snake_case fields of the server's API), with
+ * queued changes applied.
+ */
+body: Record<string, unknown>, 
+/**
+ * Deleted here, not yet on the server.
+ */
+deleted: boolean, 
+/**
+ * Actions on it not yet applied by the server.
+ */
+pending: number, 
+/**
+ * `failed` or `conflict` when one of them needs the person.
+ */
+problem: string | null, };
+
+export type AdminCreate = { connection: string | null, kind: AdminKind, fields: Record<string, unknown>, };
+
+export type AdminUpdate = { connection: string | null, kind: AdminKind, id: string, patch: Record<string, unknown>, };
+
+export type AdminRef = { connection: string | null, kind: AdminKind, id: string, };
+
+export type AdminSetEnabled = { connection: string | null, kind: AdminKind, id: string, enabled: boolean, };
+
+export type KeyPlacement = { "to": "vault", secret_name: string, hosts: Array<string>, } | { "to": "clipboard" } | { "to": "showOnce" };
+
+export type AdminCreateKey = { connection: string | null, principalId: string, fields: Record<string, unknown>, placement: KeyPlacement, };
+
+export type AdminRotateKey = { connection: string | null, id: string, graceSeconds: number | null, placement: KeyPlacement | null, };
+
+export type AdminCreatedKey = { key: AdminObject, 
+/**
+ * The outbox action that delivers it.
+ */
+actionSeq: number, 
+/**
+ * The key, for `showOnce` only: show it, offer copy, forget it.
+ */
+shownOnce: string | null, 
+/**
+ * The vault secret holding it (vault placement, or the rotated key's vault copy).
+ */
+secretId: string | null, 
+/**
+ * For `clipboard`: cleared after this many seconds.
+ */
+clipboardClearsAfterSeconds: number | null, };
+
+export type OutboxQuery = { connection: string | null, 
+/**
+ * `queued`, `failed`, `conflict`, `done`, `discarded`.
+ */
+states: Array<string>, limit: number, };
+
+export type AdminAction = { seq: number, connection: string, kind: string, objectId: string, 
+/**
+ * e.g. `key.disable`.
+ */
+action: string, 
+/**
+ * e.g. "disable key ci (kw_live_AbCd…)".
+ */
+summary: string, 
+/**
+ * `queued`, `failed`, `conflict`, `done` or `discarded`.
+ */
+state: string, attempts: number, nextAttemptMs: number, 
+/**
+ * Why it failed or waits, with what to do.
+ */
+lastError: string | null, createdAt: number, doneAt: number | null, 
+/**
+ * For a conflict: what you meant (the request body).
+ */
+intent: Record<string, unknown> | null, 
+/**
+ * For a conflict: the object as the server has it now.
+ */
+serverObject: Record<string, unknown> | null, serverVersion: number | null, };
+
+export type ActionRef = { seq: number, };
+
+export type ConflictChoice = "mine" | "theirs";
+
+export type ResolveConflict = { seq: number, keep: ConflictChoice, };
+
+export type AdminSyncReport = { connection: string, applied: number, failed: number, conflicts: number, retrying: number, pulled: number, error: string | null, };
+
+export type AdminAuditQuery = { connection: string | null, since: number, limit: number | null, actor: string | null, action: string | null, target: string | null, };
+
+export type AdminAuditEntry = { seq: number, at: number, actor: string, action: string, target: string, detail: Record<string, unknown>, };

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod admin;
 mod canary;
 mod cli;
 mod compose;

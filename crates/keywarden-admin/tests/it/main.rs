@@ -1,0 +1,5 @@
+//! Integration tests of offline-first administration against a real key server.
+
+mod harness;
+
+mod sync;
