@@ -172,6 +172,15 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
   }, [connected, selectedId, version]);
 
   const bump = () => setVersion((v) => v + 1);
+  /** Shows an object as the command returned it (queued: pending) at once, then reloads. */
+  const upsertKey = (k: AdminObject) => {
+    setKeys((list) => (list ? (list.some((x) => x.id === k.id) ? list.map((x) => (x.id === k.id ? k : x)) : [k, ...list]) : [k]));
+    bump();
+  };
+  const upsertPrincipal = (p: AdminObject) => {
+    setPrincipals((list) => list?.map((x) => (x.id === p.id ? p : x)) ?? list);
+    bump();
+  };
   const selected = principals?.find((p) => p.id === selectedId) ?? null;
 
   async function startEmbedded() {
@@ -206,7 +215,7 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
 
   function onKeyCreated(k: AdminCreatedKey, where: string) {
     setDialog(null);
-    bump();
+    upsertKey(k.key);
     const name = str(k.key, "name");
     if (k.shownOnce) setDialog({ kind: "shown", text: k.shownOnce, name });
     else if (where === "clipboard") props.onToast(`Key ${name} copied. The clipboard clears in ${k.clipboardClearsAfterSeconds ?? 30} s.`);
@@ -448,8 +457,8 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
                     keys={keys}
                     keysError={keysError}
                     now={Math.floor(nowMs / 1000)}
-                    onChanged={bump}
-                    onKeyChanged={bump}
+                    onChanged={upsertPrincipal}
+                    onKeyChanged={upsertKey}
                     onNewKey={() => setDialog({ kind: "key", principal: selected })}
                     onRotate={(k) => setDialog({ kind: "rotate", key: k })}
                     onRevoke={(k) => setDialog({ kind: "revoke", key: k })}
@@ -503,7 +512,7 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
           onClose={() => setDialog(null)}
           onRotated={(k) => {
             setDialog(null);
-            bump();
+            upsertKey(k.key);
             if (k.shownOnce) setDialog({ kind: "shown", text: k.shownOnce, name: str(k.key, "name") });
             else props.onToast(`Rotated ${str(k.key, "name")}; the vault copy is replaced when the server has the new key.`);
           }}
