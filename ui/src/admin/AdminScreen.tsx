@@ -40,7 +40,7 @@ function SyncStrip(props: { status: AdminSyncStatus; nowMs: number; syncing: boo
       <span class="sync-online" data-testid="sync-online">
         {onlineLabel(state)}
       </span>
-      <span class="sync-server mono" title={c.lastError ?? c.url} data-testid="sync-url">
+      <span class="sync-server mono" title={c.url} data-testid="sync-url" data-url={c.url}>
         {c.auth === "embedded" ? "built-in server" : c.name} · {c.url}
       </span>
       <span class="sync-sep" />
@@ -48,7 +48,7 @@ function SyncStrip(props: { status: AdminSyncStatus; nowMs: number; syncing: boo
         {props.status.queued === 0 ? "nothing queued" : `${props.status.queued} queued`}
       </span>
       <span class="sync-sep" />
-      <span data-testid="sync-last">{c.lastSyncAt === null ? "never synced" : `synced ${agoMs(c.lastSyncAt, props.nowMs)}`}</span>
+      <span data-testid="sync-last">{c.lastSyncAt === null ? "never synced" : `synced ${agoMs(c.lastSyncAt * 1000, props.nowMs)}`}</span>
       {problems > 0 && (
         <>
           <span class="sync-sep" />
@@ -99,6 +99,8 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
   const listRef = useRef<HTMLUListElement>(null);
   const seq = useRef(0);
   const lastSig = useRef("");
+  // A principal created here changes its id when the server assigns one: follow it by name.
+  const selectedName = useRef<string | null>(null);
 
   const connected = !!status && status.connections.length > 0;
 
@@ -146,7 +148,11 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
       const list = kindFilter === "all" ? all : all.filter((p) => p.body.kind === kindFilter);
       setPrincipals(list);
       setListError(null);
-      setSelectedId((cur) => (cur && list.some((p) => p.id === cur) ? cur : (list[0]?.id ?? null)));
+      setSelectedId((cur) => {
+        if (cur && list.some((p) => p.id === cur)) return cur;
+        const byName = list.find((p) => selectedName.current !== null && str(p, "name") === selectedName.current);
+        return (byName ?? list[0])?.id ?? null;
+      });
     } catch (e) {
       if (mine === seq.current) setListError((e as IpcError).message);
     }
@@ -182,6 +188,9 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
     bump();
   };
   const selected = principals?.find((p) => p.id === selectedId) ?? null;
+  useEffect(() => {
+    if (selected) selectedName.current = str(selected, "name");
+  }, [selected]);
 
   async function startEmbedded() {
     setStarting(true);
@@ -500,6 +509,7 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
             setSearch("");
             setKindFilter("all");
             setSelectedId(p.id);
+            selectedName.current = str(p, "name");
             bump();
             props.onToast(`Created ${str(p, "name")}. It reaches the server with the next sync.`);
           }}

@@ -56,8 +56,6 @@ function KeyRow(props: {
           {state.label}
         </span>
         <SyncBadgeView o={k} />
-        <span class="spacer" />
-        {!gone && <Switch checked={enabled(k)} label={`${str(k, "name")} enabled`} onChange={toggle} disabled={busy} testId="key-enabled" />}
       </div>
       <div class="key-meta muted small">
         <span>{scopes.length ? `scopes: ${scopes.join(", ")}` : "all of the principal's privileges"}</span>
@@ -74,6 +72,8 @@ function KeyRow(props: {
       )}
       {!gone && (
         <div class="key-actions">
+          <Switch checked={enabled(k)} label={`${str(k, "name")} enabled`} onChange={toggle} disabled={busy} testId="key-enabled" />
+          <span class="spacer" />
           <button type="button" class="btn btn-sm" onClick={() => props.onRotate(k)} data-testid="key-rotate">
             <RotateIcon size={13} /> Rotate
           </button>

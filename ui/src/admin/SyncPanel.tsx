@@ -78,7 +78,7 @@ function Failed(props: { a: AdminAction; nowMs: number; onDone: () => void }) {
         <span class="badge badge-danger">Failed</span>
         <span class="spacer" />
         <span class="muted small">
-          {props.a.attempts} {props.a.attempts === 1 ? "attempt" : "attempts"} · queued {agoMs(props.a.createdAt, props.nowMs)}
+          {props.a.attempts} {props.a.attempts === 1 ? "attempt" : "attempts"} · queued {agoMs(props.a.createdAt * 1000, props.nowMs)}
         </span>
       </div>
       <p class="ob-reason">{props.a.lastError ?? "The server refused it."}</p>
@@ -172,7 +172,7 @@ export function SyncPanel(props: { version: number; nowMs: number; onChanged: ()
                 <span class="spacer" />
                 <span class="muted small">
                   {a.lastError ? `${a.lastError} · ` : ""}
-                  {a.attempts > 0 && a.nextAttemptMs > props.nowMs ? `next try in ${Math.ceil((a.nextAttemptMs - props.nowMs) / 1000)} s` : `queued ${agoMs(a.createdAt, props.nowMs)}`}
+                  {a.attempts > 0 && a.nextAttemptMs > props.nowMs ? `next try in ${Math.ceil((a.nextAttemptMs - props.nowMs) / 1000)} s` : `queued ${agoMs(a.createdAt * 1000, props.nowMs)}`}
                 </span>
               </li>
             ))}
@@ -189,7 +189,7 @@ export function SyncPanel(props: { version: number; nowMs: number; onChanged: ()
                 <span>{a.summary}</span>
                 <span class="spacer" />
                 <span class="muted small">
-                  {a.state === "done" ? "applied" : "discarded"} {a.doneAt ? agoMs(a.doneAt, props.nowMs) : ""}
+                  {a.state === "done" ? "applied" : "discarded"} {a.doneAt ? agoMs(a.doneAt * 1000, props.nowMs) : ""}
                 </span>
               </li>
             ))}

@@ -1,5 +1,5 @@
 // Pure helpers of the Admin screen: reading the server's JSON bodies, sync badges and labels.
-// Server objects carry seconds since the epoch; the local outbox and sync times are milliseconds.
+// Times are seconds since the epoch, except an outbox action's next attempt (milliseconds).
 
 import type { AdminObject, AdminConnectionStatus } from "../ipc/bindings";
 
