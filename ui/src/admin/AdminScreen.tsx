@@ -12,9 +12,10 @@ import { ConfirmDialog } from "../requests/dialogs";
 import { ConnectDialog, KeyDialog, PrincipalDialog, RotateKeyDialog, ShowOnceDialog } from "./dialogs";
 import { PrincipalDetail, SyncBadgeView } from "./PrincipalDetail";
 import { AuditLog, SyncPanel } from "./SyncPanel";
+import { AccessPanel } from "./AccessPanel";
 import { PRINCIPAL_KINDS, type PrincipalKind, agoMs, enabled, kindLabel, onlineLabel, onlineState, str } from "./model";
 
-type Tab = "principals" | "sync" | "audit";
+type Tab = "principals" | "access" | "sync" | "audit";
 
 type DialogState =
   | { kind: "connect" }
@@ -368,6 +369,7 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
             {(
               [
                 ["principals", "Principals"],
+                ["access", "Groups and roles"],
                 ["sync", "Sync"],
                 ["audit", "Audit log"],
               ] as const
@@ -478,6 +480,11 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
               </div>
             </div>
           )}
+          {tab === "access" && (
+            <div class="admin-panel">
+              <AccessPanel version={version} onChanged={bump} />
+            </div>
+          )}
           {tab === "sync" && (
             <div class="admin-panel">
               <SyncPanel version={version} nowMs={nowMs} onChanged={bump} />
@@ -503,6 +510,7 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
       )}
       {dialog?.kind === "principal" && (
         <PrincipalDialog
+          version={version}
           onClose={() => setDialog(null)}
           onCreated={(p) => {
             setDialog(null);

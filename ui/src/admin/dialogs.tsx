@@ -8,6 +8,7 @@ import { Modal } from "../components/modal";
 import { CopyIcon } from "../components/icons";
 import { TextField } from "../vault/fields";
 import { dateInputToTimestamp, splitList } from "../lib/format";
+import { GroupChecks, useGroups } from "./AccessPanel";
 import { GRACE_CHOICES, PRINCIPAL_KINDS, type PrincipalKind, str, vaultSecretName } from "./model";
 
 function useForm() {
@@ -130,7 +131,9 @@ export function ConnectDialog(props: { onClose: () => void; onConnected: (name: 
   );
 }
 
-export function PrincipalDialog(props: { onClose: () => void; onCreated: (p: AdminObject) => void }) {
+export function PrincipalDialog(props: { version: number; onClose: () => void; onCreated: (p: AdminObject) => void }) {
+  const groups = useGroups(props.version);
+  const [chosen, setChosen] = useState<string[]>([]);
   const [kind, setKind] = useState<PrincipalKind>("api_client");
   const [name, setName] = useState("");
   const [description, setDescription] = useState("");
@@ -141,7 +144,7 @@ export function PrincipalDialog(props: { onClose: () => void; onCreated: (p: Adm
     e.preventDefault();
     if (!name.trim()) return f.setErrors({ name: "Give it a name, e.g. billing-service." });
     void f.run(["name", "description", "logo", "kind"], async () => {
-      const fields: Record<string, unknown> = { kind, name: name.trim(), description: description.trim(), enabled: on };
+      const fields: Record<string, unknown> = { kind, name: name.trim(), description: description.trim(), enabled: on, groups: chosen };
       if (kind === "api_client" && logo.trim()) fields.logo = logo.trim();
       props.onCreated(await api.adminCreate({ connection: null, kind: "principal", fields }));
     });
@@ -171,6 +174,11 @@ export function PrincipalDialog(props: { onClose: () => void; onCreated: (p: Adm
         {kind === "api_client" && (
           <TextField id="p-logo" name="logo" label="Logo URL" value={logo} onInput={setLogo} error={f.errors.logo} placeholder="https://…/logo.svg" mono optional />
         )}
+        <div class="field">
+          <span class="label">Groups</span>
+          <GroupChecks groups={groups} chosen={chosen} onChange={setChosen} idPrefix="p-group" />
+          <p class="hint">Its privileges come from the roles of its groups; keys work only with key:use.</p>
+        </div>
         <label class="check">
           <input type="checkbox" checked={on} onChange={(e) => setOn((e.currentTarget as HTMLInputElement).checked)} /> Enabled
         </label>
