@@ -27,6 +27,9 @@ type DialogState =
   | { kind: "disconnect"; name: string }
   | null;
 
+/** What the screen showed when the person left it: restored when they come back. */
+const remembered: { tab: Tab; principal: string | null } = { tab: "principals", principal: null };
+
 /** How often the screen re-reads the sync state (a local SQLite read). */
 const POLL_MS = 1000;
 
@@ -81,7 +84,11 @@ function SyncStrip(props: { status: AdminSyncStatus; nowMs: number; syncing: boo
 export function AdminScreen(props: { onToast: (text: string) => void; registerShortcuts: (h: ((s: Shortcut) => boolean) | null) => void }) {
   const [status, setStatus] = useState<AdminSyncStatus | null>(null);
   const [statusError, setStatusError] = useState<string | null>(null);
-  const [tab, setTab] = useState<Tab>("principals");
+  const [tab, setTabState] = useState<Tab>(remembered.tab);
+  const setTab = (t: Tab) => {
+    remembered.tab = t;
+    setTabState(t);
+  };
   const [search, setSearch] = useState("");
   const [kindFilter, setKindFilter] = useState<PrincipalKind | "all">("all");
   const [principals, setPrincipals] = useState<AdminObject[] | null>(null);
@@ -101,7 +108,7 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
   const seq = useRef(0);
   const lastSig = useRef("");
   // A principal created here changes its id when the server assigns one: follow it by name.
-  const selectedName = useRef<string | null>(null);
+  const selectedName = useRef<string | null>(remembered.principal);
 
   const connected = !!status && status.connections.length > 0;
 
@@ -190,7 +197,7 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
   };
   const selected = principals?.find((p) => p.id === selectedId) ?? null;
   useEffect(() => {
-    if (selected) selectedName.current = str(selected, "name");
+    if (selected) selectedName.current = remembered.principal = str(selected, "name");
   }, [selected]);
 
   async function startEmbedded() {
@@ -517,7 +524,7 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
             setSearch("");
             setKindFilter("all");
             setSelectedId(p.id);
-            selectedName.current = str(p, "name");
+            selectedName.current = remembered.principal = str(p, "name");
             bump();
             props.onToast(`Created ${str(p, "name")}. It reaches the server with the next sync.`);
           }}
