@@ -208,7 +208,7 @@ export function App() {
         {route === "requests" && (
           <RequestsScreen onCopied={onCopied} onToast={showToast} registerShortcuts={(h) => (shortcutHandler.current = h)} />
         )}
-        {route === "admin" && <AdminScreen onToast={showToast} registerShortcuts={(h) => (shortcutHandler.current = h)} />}
+        {route === "admin" && <AdminScreen onToast={showToast} onVaultChanged={() => void refreshStatus()} registerShortcuts={(h) => (shortcutHandler.current = h)} />}
         {route === "settings" && <Settings status={status} theme={themePref} onTheme={setTheme} onStatus={setStatus} />}
         <StatusBar status={status} checking={checking} clipboardLeft={clipLeft} error={statusError} />
       </main>

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "vitest";
 import type { AdminObject } from "../src/ipc/bindings";
+import { refLabel } from "../src/admin/SyncPanel";
 import { actionLabel, agoMs, conflictRows, detailPairs, keyState, syncBadge, vaultSecretName } from "../src/admin/model";
 
 const obj = (body: Record<string, unknown>, extra: Partial<AdminObject> = {}): AdminObject => ({
@@ -50,5 +51,9 @@ describe("admin model", () => {
     expect(detailPairs({ display_prefix: "kw_live_Ab", scopes: [] })).toBe("display prefix: kw_live_Ab · scopes: none");
     expect(agoMs(10_000, 12_000)).toBe("just now");
     expect(agoMs(0, 90_000)).toBe("2 min ago");
+    const names = new Map([["p1", "billing-service"]]);
+    expect(refLabel("principal:p1", names)).toBe("principal billing-service");
+    expect(refLabel("key:unknown", names)).toBe("key:unknown");
+    expect(detailPairs({ principal_id: "p1", enabled: true }, names)).toBe("principal: billing-service · enabled: true");
   });
 });

@@ -81,7 +81,11 @@ function SyncStrip(props: { status: AdminSyncStatus; nowMs: number; syncing: boo
   );
 }
 
-export function AdminScreen(props: { onToast: (text: string) => void; registerShortcuts: (h: ((s: Shortcut) => boolean) | null) => void }) {
+export function AdminScreen(props: {
+  onToast: (text: string) => void;
+  onVaultChanged: () => void;
+  registerShortcuts: (h: ((s: Shortcut) => boolean) | null) => void;
+}) {
   const [status, setStatus] = useState<AdminSyncStatus | null>(null);
   const [statusError, setStatusError] = useState<string | null>(null);
   const [tab, setTabState] = useState<Tab>(remembered.tab);
@@ -233,6 +237,7 @@ export function AdminScreen(props: { onToast: (text: string) => void; registerSh
   function onKeyCreated(k: AdminCreatedKey, where: string) {
     setDialog(null);
     upsertKey(k.key);
+    if (k.secretId) props.onVaultChanged();
     const name = str(k.key, "name");
     if (k.shownOnce) setDialog({ kind: "shown", text: k.shownOnce, name });
     else if (where === "clipboard") props.onToast(`Key ${name} copied. The clipboard clears in ${k.clipboardClearsAfterSeconds ?? 30} s.`);

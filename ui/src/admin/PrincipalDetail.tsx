@@ -144,7 +144,7 @@ export function PrincipalDetail(props: {
       {str(p, "description") ? <p class="detail-desc">{str(p, "description")}</p> : <p class="detail-desc muted">No description.</p>}
       {!enabled(p) && <div class="callout callout-muted">This principal is disabled: none of its keys is accepted until you enable it again.</div>}
       <dl class="facts">
-        <div>
+        <div class="span-2">
           <dt>Id</dt>
           <dd class="mono small" title={p.id.startsWith("local-") ? "Not yet on the server" : undefined}>
             {p.id}

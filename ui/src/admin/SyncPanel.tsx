@@ -200,7 +200,39 @@ export function SyncPanel(props: { version: number; nowMs: number; onChanged: ()
   );
 }
 
+/** Names of the objects this machine knows, by id: the audit log shows names, not ids. */
+function useNames(version: number): Map<string, string> {
+  const [names, setNames] = useState(new Map<string, string>());
+  useEffect(() => {
+    let live = true;
+    const kinds = ["principal", "key", "group", "role", "profile"] as const;
+    Promise.all(
+      kinds.map((kind) =>
+        api.adminList({ connection: null, kind, search: null, principalId: null, enabled: null, pendingOnly: false, includeInactive: true }).catch(() => []),
+      ),
+    ).then((lists) => {
+      if (!live) return;
+      const m = new Map<string, string>();
+      for (const o of lists.flat()) m.set(o.id, o.label);
+      setNames(m);
+    });
+    return () => {
+      live = false;
+    };
+  }, [version]);
+  return names;
+}
+
+/** `key:<id>` → `key ci (kw_live_AbCd…)`, when this machine knows the object. */
+export function refLabel(ref: string, names: Map<string, string>): string {
+  const i = ref.indexOf(":");
+  if (i < 0) return ref;
+  const name = names.get(ref.slice(i + 1));
+  return name ? `${ref.slice(0, i)} ${name}` : ref;
+}
+
 export function AuditLog(props: { version: number }) {
+  const names = useNames(props.version);
   const [entries, setEntries] = useState<AdminAuditEntry[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [filter, setFilter] = useState("");
@@ -216,7 +248,7 @@ export function AuditLog(props: { version: number }) {
   }, [props.version]);
   const q = filter.trim().toLowerCase();
   const rows = (entries ?? [])
-    .filter((e) => !q || `${e.actor} ${e.action} ${e.target} ${detailPairs(e.detail)}`.toLowerCase().includes(q))
+    .filter((e) => !q || `${refLabel(e.actor, names)} ${e.action} ${refLabel(e.target, names)} ${detailPairs(e.detail, names)}`.toLowerCase().includes(q))
     .sort((a, b) => b.seq - a.seq);
   return (
     <div class="audit" data-testid="audit-log">
@@ -256,12 +288,16 @@ export function AuditLog(props: { version: number }) {
               {rows.map((e) => (
                 <tr data-testid="audit-row" data-action={e.action}>
                   <td class="nowrap">{formatDateTime(e.at)}</td>
-                  <td class="mono">{e.actor}</td>
+                  <td class="mono small" title={e.actor}>
+                    {refLabel(e.actor, names)}
+                  </td>
                   <td>
                     <span class="chip chip-sm">{actionLabel(e.action)}</span>
                   </td>
-                  <td class="mono small">{e.target}</td>
-                  <td class="small muted">{detailPairs(e.detail)}</td>
+                  <td class="mono small" title={e.target}>
+                    {refLabel(e.target, names)}
+                  </td>
+                  <td class="small muted">{detailPairs(e.detail, names)}</td>
                 </tr>
               ))}
             </tbody>

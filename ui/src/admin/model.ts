@@ -119,10 +119,13 @@ export function show(v: unknown): string {
   return String(v);
 }
 
-/** Audit details as `field: value` pairs, secrets never included by the server. */
-export function detailPairs(detail: Record<string, unknown>): string {
+/** Audit details as `field: value` pairs (secrets are never included by the server); ids become names when known. */
+export function detailPairs(detail: Record<string, unknown>, names: Map<string, string> = new Map()): string {
   return Object.entries(detail)
-    .map(([k, v]) => `${k.replace(/_/g, " ")}: ${show(v)}`)
+    .map(([k, v]) => {
+      const named = k.endsWith("_id") && typeof v === "string" ? names.get(v) : undefined;
+      return named ? `${k.slice(0, -3).replace(/_/g, " ")}: ${named}` : `${k.replace(/_/g, " ")}: ${show(v)}`;
+    })
     .join(" · ");
 }
 
