@@ -178,10 +178,14 @@ describe("Admin screen", () => {
     await setField("#k-prefixes", "/v1/invoices");
     assert.equal(await browser.$('[data-testid="placement-vault"]').isSelected(), true, "into the vault is the default");
     await shot("admin-key-dialog-light.png");
+    const t0 = Date.now();
     await byId("key-confirm").click();
     await byId("key-dialog").waitForExist({ reverse: true, timeout: 15000 });
     await keyRow(KEY).waitForExist({ timeout: 5000 });
+    await browser.waitUntil(async () => (await byId("sync-queued").getAttribute("data-count")) === "0", { timeout: 20000, timeoutMsg: "the queue never emptied" });
+    const queueEmpty = Date.now() - t0;
     await browser.waitUntil(async () => (await badgeOf(KEY)) === "synced", { timeout: 20000, timeoutMsg: "the key never showed synced" });
+    console.log(`# queue empty ${queueEmpty} ms after the click, key badge synced ${Date.now() - t0} ms after it`);
     const states = await browser.execute(() => (window.__kwObserver.disconnect(), window.__kwStates));
     assert.equal(states[0], "pending", `the key showed pending first: ${states.join(" → ")}`);
     assert.equal(states.at(-1), "synced", `then synced: ${states.join(" → ")}`);

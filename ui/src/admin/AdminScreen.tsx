@@ -113,6 +113,7 @@ export function AdminScreen(props: {
   const lastSig = useRef("");
   // A principal created here changes its id when the server assigns one: follow it by name.
   const selectedName = useRef<string | null>(remembered.principal);
+  const showsPending = useRef(false);
 
   const connected = !!status && status.connections.length > 0;
 
@@ -127,7 +128,9 @@ export function AdminScreen(props: {
           setStatusError(null);
           const c = s.connections[0];
           const sig = `${s.connections.length}|${s.queued}|${s.failed}|${s.conflicts}|${c?.lastSyncAt ?? ""}`;
-          if (sig !== lastSig.current) {
+          // Objects shown as pending are re-read on every tick until the server has them: an action can
+          // be queued and applied between two ticks, leaving the counters unchanged.
+          if (sig !== lastSig.current || showsPending.current) {
             lastSig.current = sig;
             setVersion((v) => v + 1);
           }
@@ -200,6 +203,7 @@ export function AdminScreen(props: {
     bump();
   };
   const selected = principals?.find((p) => p.id === selectedId) ?? null;
+  showsPending.current = [...(principals ?? []), ...(keys ?? [])].some((o) => o.pending > 0);
   useEffect(() => {
     if (selected) selectedName.current = remembered.principal = str(selected, "name");
   }, [selected]);
