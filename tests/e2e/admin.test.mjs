@@ -250,6 +250,26 @@ describe("Admin screen", () => {
     assert.equal(ok.valid, true, `the shown key works: ${JSON.stringify(ok)}`);
   });
 
+  test("an action the server refuses waits as failed, with its reason, until discarded", async () => {
+    await byId("tab-principals").click();
+    await byId("new-principal").click();
+    await byId("principal-dialog").waitForDisplayed({ timeout: 5000 });
+    await byId("kind-user").click();
+    await browser.$("#p-name").setValue("admin");
+    await byId("principal-confirm").click();
+    await byId("principal-dialog").waitForExist({ reverse: true, timeout: 10000 });
+    await byId("sync-problems").waitForDisplayed({ timeout: 20000 });
+    await byId("tab-sync").click();
+    const item = byId("failed-item");
+    await item.waitForDisplayed({ timeout: 5000 });
+    const text = await item.getText();
+    assert.match(text, /admin/, `the failed action names its object: ${text}`);
+    await shot("admin-sync-failed-light.png");
+    await item.$('[data-testid="discard"]').click();
+    await item.waitForExist({ reverse: true, timeout: 10000 });
+    await byId("sync-problems").waitForExist({ reverse: true, timeout: 10000 });
+  });
+
   test("the Sync tab and the audit log", async () => {
     await byId("tab-sync").click();
     await byId("sync-panel").waitForDisplayed({ timeout: 5000 });
