@@ -1,12 +1,12 @@
 //! Offline-first administration of Keywarden key servers.
 //!
-//! * [`store`]: the local admin database — connections, the local view, the durable
+//! * [`store`] — the local admin database — connections, the local view, the durable
 //!   outbox (one transaction per action, `synchronous=FULL`) and the local-id map.
-//! * [`client`]: the server's admin API over reqwest (rustls); answers become [`store::Outcome`]s.
-//! * [`sync`]: push (in order per object, concurrent across objects, full-jitter backoff)
+//! * [`client`] — the server's admin API over reqwest (rustls); answers become [`store::Outcome`]s.
+//! * [`sync`] — push (in order per object, concurrent across objects, full-jitter backoff)
 //!   and pull (the change feed).
-//! * [`embedded`]: `keywarden-server` in-process on a loopback port, for a fresh machine.
-//! * [`Admin`]: what the Admin screen and `kw admin` call. Blocking; no Tauri.
+//! * [`embedded`] — `keywarden-server` in-process on a loopback port, for a fresh machine.
+//! * [`Admin`] — what the Admin screen and `kw admin` call. Blocking; no Tauri.
 //!
 //! Keys are generated here ([`keywarden_keys::ApiKey`]); only their digest and display
 //! prefix are queued. Admin credentials and generated keys live in the secret store

@@ -108,6 +108,9 @@ pub struct VaultStep {
     pub pending: String,
 }
 
+/// `(outbox seq, connection, the new key's id, the step)` of an applied rotation.
+pub type PendingVaultStep = (i64, String, Option<String>, VaultStep);
+
 /// An admin action ready to be queued.
 #[derive(Debug, Clone)]
 pub struct NewAction {
@@ -537,12 +540,10 @@ impl LocalDb {
                 Outcome::Applied(body) => apply_result(&tx, connection, &row, body, at)?,
                 Outcome::Gone => {
                     if row.action.ends_with(".delete") || row.action == "key.revoke" {
-                        for (kind, id) in [(row.kind, &row.object_id)] {
-                            tx.execute(
-                                "DELETE FROM admin_objects WHERE connection = ?1 AND kind = ?2 AND id = ?3",
-                                params![connection, kind.as_str(), id],
-                            )?;
-                        }
+                        tx.execute(
+                            "DELETE FROM admin_objects WHERE connection = ?1 AND kind = ?2 AND id = ?3",
+                            params![connection, row.kind.as_str(), row.object_id],
+                        )?;
                         tx.execute(
                             "UPDATE admin_outbox SET state = 'done', done_at = ?2, last_error = 'the object was already gone on the server' WHERE seq = ?1",
                             params![row.seq, at],
@@ -923,7 +924,7 @@ impl LocalDb {
     }
 
     /// Applied actions whose vault step (rotation into the vault) has not run yet.
-    pub fn pending_vault_steps(&self) -> Result<Vec<(i64, String, Option<String>, VaultStep)>> {
+    pub fn pending_vault_steps(&self) -> Result<Vec<PendingVaultStep>> {
         let db = self.lock();
         let mut stmt = db.prepare(
             "SELECT seq, connection, new_object_id, vault_step FROM admin_outbox
@@ -1164,4 +1165,180 @@ fn apply_result(
         params![row.seq, at, json_text(&strip_key(body))],
     )?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sync::RetryPolicy;
+
+    fn db() -> LocalDb {
+        LocalDb::from_connection(keywarden_vault::db::open_in_memory().unwrap()).unwrap()
+    }
+
+    fn action(object: &str, deps: &[&str]) -> NewAction {
+        NewAction {
+            kind: Kind::Key,
+            object_id: object.into(),
+            action: "key.update".into(),
+            summary: String::new(),
+            method: "PATCH",
+            path: format!("/v1/keys/{object}"),
+            body: Some(serde_json::json!({})),
+            if_match: IfMatch::Version,
+            base_version: 1,
+            deps: deps.iter().map(|d| (*d).to_owned()).collect(),
+            new_object_id: None,
+            vault_step: None,
+            view: vec![],
+            key_secret: None,
+        }
+    }
+
+    fn eligible_objects(db: &LocalDb) -> Vec<String> {
+        db.eligible("c", i64::MAX, 100, &HashSet::new())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.object_id)
+            .collect()
+    }
+
+    #[test]
+    fn one_object_at_a_time_and_dependencies_first() {
+        let db = db();
+        db.upsert_connection("c", "http://127.0.0.1:1", None, "key", None)
+            .unwrap();
+        let seqs = db
+            .enqueue(
+                "c",
+                vec![
+                    action("p", &[]),
+                    action("k1", &["p"]),
+                    action("k2", &["p"]),
+                    action("k1", &[]),
+                    action("x", &[]),
+                    // A delete of p waits for everything that depends on p.
+                    action("p", &[]),
+                ],
+            )
+            .unwrap();
+        assert_eq!(eligible_objects(&db), ["p", "x"]);
+        let applied = |seq: i64| {
+            let row = db
+                .eligible("c", i64::MAX, 100, &HashSet::new())
+                .unwrap()
+                .into_iter()
+                .find(|s| s.seq == seq)
+                .unwrap();
+            db.record(
+                "c",
+                vec![(row, Outcome::Applied(serde_json::json!({})))],
+                &RetryPolicy::default(),
+            )
+            .unwrap();
+        };
+        applied(seqs[0]);
+        assert_eq!(eligible_objects(&db), ["k1", "k2", "x"]);
+        // Nothing depends on p any more: its second action may go.
+        applied(seqs[1]);
+        applied(seqs[2]);
+        assert_eq!(eligible_objects(&db), ["k1", "x", "p"]);
+        // A failed row holds its object's later rows (and whoever depends on it).
+        let row = db
+            .eligible("c", i64::MAX, 100, &HashSet::new())
+            .unwrap()
+            .remove(0);
+        db.record(
+            "c",
+            vec![(row, Outcome::Failed("400".into()))],
+            &RetryPolicy::default(),
+        )
+        .unwrap();
+        assert_eq!(eligible_objects(&db), ["x", "p"]);
+        db.retry(seqs[3]).unwrap();
+        assert_eq!(eligible_objects(&db), ["k1", "x", "p"]);
+    }
+
+    #[test]
+    fn retries_wait_and_give_up_after_the_limit() {
+        let db = db();
+        db.upsert_connection("c", "http://127.0.0.1:1", None, "key", None)
+            .unwrap();
+        db.enqueue("c", vec![action("k", &[])]).unwrap();
+        let policy = RetryPolicy {
+            max_attempts: 3,
+            base_ms: 60_000,
+            cap_ms: 60_000,
+        };
+        for _ in 0..2 {
+            let row = db
+                .eligible("c", i64::MAX, 1, &HashSet::new())
+                .unwrap()
+                .remove(0);
+            let retry = Outcome::Retry {
+                reason: "500".into(),
+                after_ms: None,
+                counts: true,
+            };
+            db.record("c", vec![(row, retry)], &policy).unwrap();
+        }
+        assert_eq!(db.counts(Some("c")).unwrap().queued, 1);
+        // Offline does not count.
+        let row = db
+            .eligible("c", i64::MAX, 1, &HashSet::new())
+            .unwrap()
+            .remove(0);
+        let offline = Outcome::Retry {
+            reason: "unreachable".into(),
+            after_ms: Some(0),
+            counts: false,
+        };
+        db.record("c", vec![(row, offline)], &policy).unwrap();
+        assert_eq!(db.counts(Some("c")).unwrap().failed, 0);
+        let row = db
+            .eligible("c", i64::MAX, 1, &HashSet::new())
+            .unwrap()
+            .remove(0);
+        let retry = Outcome::Retry {
+            reason: "500".into(),
+            after_ms: None,
+            counts: true,
+        };
+        db.record("c", vec![(row, retry)], &policy).unwrap();
+        let c = db.counts(Some("c")).unwrap();
+        assert_eq!((c.queued, c.failed), (0, 1));
+        let failed = db.outbox(Some("c"), &["failed"], 1).unwrap();
+        assert!(
+            failed[0]
+                .last_error
+                .as_deref()
+                .unwrap()
+                .contains("gave up after 3")
+        );
+    }
+
+    #[test]
+    fn backoff_is_full_jitter_under_the_cap() {
+        let p = RetryPolicy {
+            max_attempts: 10,
+            base_ms: 100,
+            cap_ms: 5_000,
+        };
+        for attempt in 0..40 {
+            let ceiling = (100u64 << attempt.min(30)).min(5_000);
+            for _ in 0..50 {
+                assert!(p.backoff_ms(attempt) <= ceiling);
+            }
+        }
+        let spread: HashSet<u64> = (0..200).map(|_| p.backoff_ms(10)).collect();
+        assert!(spread.len() > 50, "jittered");
+    }
+
+    #[test]
+    fn local_ids_are_recognised_only_whole() {
+        let id = local_id();
+        assert!(contains_local_id(&format!("/v1/principals/{id}/keys")));
+        assert!(!contains_local_id("a key named local-dev"));
+        assert!(!contains_local_id("/v1/principals/3f1c/keys"));
+    }
 }

@@ -283,9 +283,10 @@ impl App {
         Ok(self.self_test())
     }
 
-    /// Clears the clipboard if it still holds a copied value. Call on quit.
+    /// Clears the clipboard if it still holds a copied value and stops the admin sync loop. Call on quit.
     pub fn shutdown(&self) {
         self.clipboard.clear_now();
+        self.admin_stop_sync();
     }
 }
 

@@ -501,3 +501,85 @@ fn sigkill_during_enqueue_and_sync() {
         maybe.len()
     );
 }
+
+/// Secret Service: `kw admin connect --embedded` on a fresh profile keeps the embedded
+/// server's admin key in the real keychain and works across separate `kw` runs.
+#[test]
+fn embedded_server_with_the_real_keychain() {
+    if !secret_service() {
+        return;
+    }
+    let kw = Kw::new();
+    kw.ok(&["admin", "connect", "--embedded"], b"");
+    kw.ok(&["admin", "principals", "create", "first-user"], b"");
+    let key = kw
+        .ok(
+            &[
+                "admin",
+                "keys",
+                "create",
+                "first-key",
+                "--principal",
+                "first-user",
+            ],
+            b"",
+        )
+        .stdout
+        .trim()
+        .to_owned();
+    // A later run starts the embedded server again with the key from the keychain.
+    let status: Value =
+        serde_json::from_str(&kw.ok(&["admin", "status", "--json"], b"").stdout).unwrap();
+    assert_eq!(status["queued"], json!(0), "{status}");
+    let keys: Vec<Value> = serde_json::from_str(
+        &kw.ok(
+            &[
+                "admin",
+                "keys",
+                "list",
+                "--principal",
+                "first-user",
+                "--json",
+            ],
+            b"",
+        )
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["pending"], json!(0));
+    let service = kw.service();
+    let found = secret_tool_search(&service);
+    assert!(found.contains("_admin_credential:embedded"), "{found}");
+    // The embedded server's admin key, read back with an independent client.
+    let lookup = std::process::Command::new("secret-tool")
+        .args([
+            "lookup",
+            "service",
+            &service,
+            "username",
+            "_admin_credential:embedded",
+        ])
+        .output()
+        .unwrap();
+    let wrapped = String::from_utf8(lookup.stdout).unwrap();
+    use base64::Engine as _;
+    let admin_key = String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(wrapped.trim().trim_start_matches("kw1:"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(admin_key.starts_with("kw_admin_"), "an admin key is kept");
+    for file in files_under(kw.home()) {
+        let bytes = std::fs::read(&file).unwrap();
+        for secret in [&key, &admin_key] {
+            let random = secret.split('_').nth(2).unwrap();
+            assert!(
+                !contains(&bytes, random.as_bytes()),
+                "a secret is in {}",
+                file.display()
+            );
+        }
+    }
+}

@@ -32,7 +32,11 @@ macro_rules! both_backends {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
                     if $crate::harness::pg_url().is_none() {
-                        eprintln!("SKIPPED (PostgreSQL): set {} (scripts/pg.sh start)", $crate::harness::PG_ENV);
+                        $crate::harness::skip(&format!(
+                            "{}::postgres: set {} (scripts/pg.sh start)",
+                            module_path!(),
+                            $crate::harness::PG_ENV
+                        ));
                         return;
                     }
                     super::$name($crate::harness::Backend::Postgres).await;
@@ -40,6 +44,13 @@ macro_rules! both_backends {
             }
         )*
     };
+}
+
+/// Says loudly that a test was skipped. Written to the process's standard error directly,
+/// so the test harness's output capture does not swallow it.
+pub fn skip(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED {why} ***");
 }
 
 pub fn pg_url() -> Option<String> {

@@ -153,9 +153,9 @@ async fn start_nginx(dir: &Path, keywarden: &str, upstream: u16) -> Nginx {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_auth_request_enforces_keys() {
     if !Path::new(NGINX).exists() {
-        eprintln!(
-            "\n\n*** SKIPPED: {NGINX} is missing; install the Debian package nginx-light (or nginx) to run the nginx test ***\n"
-        );
+        crate::harness::skip(&format!(
+            "nginx test: {NGINX} is missing; install the Debian package nginx-light (or nginx)"
+        ));
         return;
     }
     let s = TestServer::start_with(Backend::Sqlite, |c| c.basic_user = "haplo".into()).await;

@@ -116,9 +116,9 @@ async fn admin(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disable_on_one_replica_is_enforced_by_the_other_within_one_second() {
     if pg_url().is_none() {
-        eprintln!(
-            "\n\n*** SKIPPED: two replicas need PostgreSQL; set {PG_ENV} (scripts/pg.sh start) ***\n"
-        );
+        crate::harness::skip(&format!(
+            "two-replica test: needs PostgreSQL; set {PG_ENV} (scripts/pg.sh start)"
+        ));
         return;
     }
     let database = fresh_pg_database().await;

@@ -146,7 +146,10 @@ async fn health_and_openapi_describe_the_service() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_tables_hold_no_raw_key() {
     if crate::harness::pg_url().is_none() {
-        eprintln!("SKIPPED (PostgreSQL): set {}", crate::harness::PG_ENV);
+        crate::harness::skip(&format!(
+            "postgres_tables_hold_no_raw_key: set {}",
+            crate::harness::PG_ENV
+        ));
         return;
     }
     let s = TestServer::start(Backend::Postgres).await;
