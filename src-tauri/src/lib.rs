@@ -122,7 +122,6 @@ pub fn run() {
             tauri_app.run(move |_handle, event| {
                 if let tauri::RunEvent::Exit = event {
                     // Clear the clipboard if it still holds a value we copied.
-                    on_exit.admin_stop_sync();
                     on_exit.shutdown();
                     tracing::info!("Keywarden closed");
                 }
