@@ -289,6 +289,7 @@ describe("Admin screen", () => {
   test("dark theme screenshots", async () => {
     await setTheme("dark");
     await byId("tab-principals").click();
+    await browser.$(`[data-testid="principal-row"][data-name="${PRINCIPAL}"]`).click();
     await keyRow(KEY).waitForExist({ timeout: 5000 });
     await shot("admin-principals-dark.png");
     await byId("tab-audit").click();
