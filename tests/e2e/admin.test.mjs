@@ -24,6 +24,7 @@ const SECRET = `${PRINCIPAL}-${KEY}`;
 let browser;
 let serverUrl = "";
 let keyText = "";
+let handover = "";
 
 const byId = (id) => browser.$(`[data-testid="${id}"]`);
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -240,6 +241,7 @@ describe("Admin screen", () => {
     await byId("key-confirm").click();
     await byId("show-once").waitForDisplayed({ timeout: 15000 });
     const shown = await byId("show-once-key").getText();
+    handover = shown;
     assert.match(shown, /^kw_test_/, "the key is shown once");
     await shot("admin-show-once-light.png");
     await byId("show-once-done").click();
@@ -248,6 +250,21 @@ describe("Admin screen", () => {
     await browser.waitUntil(async () => (await badgeOf("handover")) === "synced", { timeout: 20000 });
     const ok = await verify(shown);
     assert.equal(ok.valid, true, `the shown key works: ${JSON.stringify(ok)}`);
+  });
+
+  test("rotate with a grace period: the new key is shown once, both work during the grace", async () => {
+    const before = await byId("show-once-key").isExisting();
+    assert.equal(before, false);
+    await keyRow("handover").$('[data-testid="key-rotate"]').click();
+    await byId("rotate-key-dialog").waitForDisplayed({ timeout: 5000 });
+    await byId("rotate-key-confirm").click();
+    await byId("show-once").waitForDisplayed({ timeout: 15000 });
+    const rotated = await byId("show-once-key").getText();
+    assert.match(rotated, /^kw_test_/);
+    await byId("show-once-done").click();
+    await byId("show-once").waitForExist({ reverse: true, timeout: 5000 });
+    await browser.waitUntil(async () => (await verify(rotated)).valid === true, { timeout: 15000, timeoutMsg: "the rotated key never worked" });
+    assert.equal((await verify(handover)).valid, true, "the old key still works during the grace period");
   });
 
   test("an action the server refuses waits as failed, with its reason, until discarded", async () => {
