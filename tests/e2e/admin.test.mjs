@@ -159,6 +159,18 @@ describe("Admin screen", () => {
     await browser.$(`[data-testid="principal-row"][data-name="${PRINCIPAL}"]`).waitForExist({ timeout: 5000 });
     assert.equal(await byId("principal-name").getText(), PRINCIPAL);
     await byId("keys-empty").waitForDisplayed({ timeout: 5000 });
+    assert.match(await byId("principal-detail").getText(), /api-clients/, "its group is shown");
+  });
+
+  test("edit the description: saved locally at once, then synced", async () => {
+    await byId("edit-principal").click();
+    await byId("edit-principal-dialog").waitForDisplayed({ timeout: 5000 });
+    await browser.$("#e-description").setValue("Invoices, payouts and refunds");
+    await byId("edit-principal-confirm").click();
+    await byId("edit-principal-dialog").waitForExist({ reverse: true, timeout: 10000 });
+    await browser.waitUntil(async () => (await byId("principal-detail").getText()).includes("Invoices, payouts and refunds"), { timeout: 5000 });
+    const badge = () => byId("principal-detail").$('[data-testid="sync-badge"]').getAttribute("data-state");
+    await browser.waitUntil(async () => (await badge()) === "synced", { timeout: 20000, timeoutMsg: "the edit never synced" });
   });
 
   test("create a key into the vault: pending, then synced", async () => {

@@ -9,10 +9,10 @@ import type { Shortcut } from "../lib/keys";
 import { moveSelection } from "../lib/keys";
 import { plural } from "../lib/format";
 import { ConfirmDialog } from "../requests/dialogs";
-import { ConnectDialog, KeyDialog, PrincipalDialog, RotateKeyDialog, ShowOnceDialog } from "./dialogs";
+import { ConnectDialog, EditPrincipalDialog, KeyDialog, PrincipalDialog, RotateKeyDialog, ShowOnceDialog } from "./dialogs";
 import { PrincipalDetail, SyncBadgeView } from "./PrincipalDetail";
 import { AuditLog, SyncPanel } from "./SyncPanel";
-import { AccessPanel } from "./AccessPanel";
+import { AccessPanel, useGroups } from "./AccessPanel";
 import { PRINCIPAL_KINDS, type PrincipalKind, agoMs, enabled, kindLabel, onlineLabel, onlineState, str } from "./model";
 
 type Tab = "principals" | "access" | "sync" | "audit";
@@ -20,6 +20,7 @@ type Tab = "principals" | "access" | "sync" | "audit";
 type DialogState =
   | { kind: "connect" }
   | { kind: "principal" }
+  | { kind: "edit"; principal: AdminObject }
   | { kind: "key"; principal: AdminObject }
   | { kind: "rotate"; key: AdminObject }
   | { kind: "revoke"; key: AdminObject }
@@ -203,6 +204,8 @@ export function AdminScreen(props: {
     bump();
   };
   const selected = principals?.find((p) => p.id === selectedId) ?? null;
+  const groups = useGroups(version);
+  const groupNames = new Map(groups.map((g) => [g.id, str(g, "name")]));
   showsPending.current = [...(principals ?? []), ...(keys ?? [])].some((o) => o.pending > 0);
   useEffect(() => {
     if (selected) selectedName.current = remembered.principal = str(selected, "name");
@@ -260,10 +263,14 @@ export function AdminScreen(props: {
         setDialog({ kind: "principal" });
         return true;
       }
+      if (sc === "edit" && selected && tab === "principals") {
+        setDialog({ kind: "edit", principal: selected });
+        return true;
+      }
       return false;
     });
     return () => props.registerShortcuts(null);
-  }, [dialog, connected]);
+  }, [dialog, connected, selected, tab]);
 
   function onListKey(e: KeyboardEvent) {
     if (!principals?.length) return;
@@ -487,6 +494,8 @@ export function AdminScreen(props: {
                     onChanged={upsertPrincipal}
                     onKeyChanged={upsertKey}
                     onNewKey={() => setDialog({ kind: "key", principal: selected })}
+                    onEdit={() => setDialog({ kind: "edit", principal: selected })}
+                    groupNames={groupNames}
                     onRotate={(k) => setDialog({ kind: "rotate", key: k })}
                     onRevoke={(k) => setDialog({ kind: "revoke", key: k })}
                   />
@@ -536,6 +545,17 @@ export function AdminScreen(props: {
             selectedName.current = remembered.principal = str(p, "name");
             bump();
             props.onToast(`Created ${str(p, "name")}. It reaches the server with the next sync.`);
+          }}
+        />
+      )}
+      {dialog?.kind === "edit" && (
+        <EditPrincipalDialog
+          principal={dialog.principal}
+          onClose={() => setDialog(null)}
+          onSaved={(p) => {
+            setDialog(null);
+            upsertPrincipal(p);
+            props.onToast(`Saved ${str(p, "name")}. It reaches the server with the next sync.`);
           }}
         />
       )}

@@ -3,7 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "../ipc/api";
 import type { AdminObject, IpcError } from "../ipc/bindings";
-import { KeyIcon, PlusIcon, RotateIcon, TrashIcon } from "../components/icons";
+import { EditIcon, KeyIcon, PlusIcon, RotateIcon, TrashIcon } from "../components/icons";
 import { formatDate, relativePast } from "../lib/format";
 import { Switch } from "../vault/SecretDetail";
 import { enabled, keyState, kindLabel, list, num, revoked, str, syncBadge } from "./model";
@@ -94,6 +94,8 @@ export function PrincipalDetail(props: {
   onChanged: (p: AdminObject) => void;
   onKeyChanged: (k: AdminObject) => void;
   onNewKey: () => void;
+  onEdit: () => void;
+  groupNames: Map<string, string>;
   onRotate: (k: AdminObject) => void;
   onRevoke: (k: AdminObject) => void;
 }) {
@@ -154,7 +156,26 @@ export function PrincipalDetail(props: {
           <dt>Created</dt>
           <dd>{created === null ? <span class="muted">Not yet on the server</span> : formatDate(created)}</dd>
         </div>
+        <div>
+          <dt>Groups</dt>
+          <dd>
+            {list(p, "groups").length === 0 ? (
+              <span class="muted">None: its keys are refused</span>
+            ) : (
+              <span class="chips">
+                {list(p, "groups").map((g) => (
+                  <span class="chip">{props.groupNames.get(g) ?? g}</span>
+                ))}
+              </span>
+            )}
+          </dd>
+        </div>
       </dl>
+      <div class="detail-actions">
+        <button type="button" class="btn btn-sm" onClick={props.onEdit} data-testid="edit-principal">
+          <EditIcon size={13} /> Edit
+        </button>
+      </div>
 
       <section class="keys" aria-label="Keys">
         <div class="keys-head">

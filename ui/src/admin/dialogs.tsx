@@ -404,3 +404,43 @@ export function ShowOnceDialog(props: { keyText: string; name: string; onClose: 
     </Modal>
   );
 }
+
+export function EditPrincipalDialog(props: { principal: AdminObject; onClose: () => void; onSaved: (p: AdminObject) => void }) {
+  const p = props.principal;
+  const [description, setDescription] = useState(str(p, "description"));
+  const [logo, setLogo] = useState(str(p, "logo"));
+  const f = useForm();
+  function submit(e: Event) {
+    e.preventDefault();
+    void f.run(["description", "logo"], async () => {
+      const patch: Record<string, unknown> = { description: description.trim() };
+      if (p.body.kind === "api_client") patch.logo = logo.trim() || null;
+      props.onSaved(await api.adminUpdate({ connection: null, kind: "principal", id: p.id, patch }));
+    });
+  }
+  return (
+    <Modal
+      title={`Edit ${str(p, "name")}`}
+      subtitle="Sent with the version you see: a change made meanwhile on the server becomes a conflict to resolve, never an overwrite."
+      onClose={props.onClose}
+      size="sm"
+      testId="edit-principal-dialog"
+    >
+      <form class="modal-body form" onSubmit={submit} novalidate>
+        <General message={f.general} />
+        <TextField id="e-description" name="description" label="Description" value={description} onInput={setDescription} error={f.errors.description} autoFocus />
+        {p.body.kind === "api_client" && (
+          <TextField id="e-logo" name="logo" label="Logo URL" value={logo} onInput={setLogo} error={f.errors.logo} mono optional />
+        )}
+        <footer class="modal-foot">
+          <button type="button" class="btn" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" class="btn btn-primary" disabled={f.busy} data-testid="edit-principal-confirm">
+            {f.busy ? "Saving…" : "Save"}
+          </button>
+        </footer>
+      </form>
+    </Modal>
+  );
+}
