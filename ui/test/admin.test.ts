@@ -30,6 +30,7 @@ describe("admin model", () => {
     expect(keyState(obj({ enabled: false }), now).label).toBe("Disabled");
     expect(keyState(obj({ expires_at: now + 3600 }), now).label).toBe("Expires soon");
     expect(keyState(obj({ enabled: true }), now).label).toBe("Active");
+    expect(keyState(obj({ replaced_by: "k2", expires_at: now + 3600 }), now).label).toBe("Rotated: in grace period");
   });
 
   test("vault secret names are derived from principal and key", () => {

@@ -136,7 +136,12 @@ export function PrincipalDetail(props: {
             <SyncBadgeView o={p} />
           </div>
         </div>
-        <Switch checked={enabled(p)} label={`${str(p, "name")} enabled`} onChange={toggle} disabled={busy} testId="principal-enabled" />
+        <div class="head-actions">
+          <button type="button" class="btn btn-sm" onClick={props.onEdit} data-testid="edit-principal" title="Edit (E)">
+            <EditIcon size={13} /> Edit
+          </button>
+          <Switch checked={enabled(p)} label={`${str(p, "name")} enabled`} onChange={toggle} disabled={busy} testId="principal-enabled" />
+        </div>
       </header>
       {toggleError && (
         <p class="field-error" role="alert">
@@ -171,11 +176,7 @@ export function PrincipalDetail(props: {
           </dd>
         </div>
       </dl>
-      <div class="detail-actions">
-        <button type="button" class="btn btn-sm" onClick={props.onEdit} data-testid="edit-principal">
-          <EditIcon size={13} /> Edit
-        </button>
-      </div>
+
 
       <section class="keys" aria-label="Keys">
         <div class="keys-head">

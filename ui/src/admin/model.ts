@@ -60,6 +60,7 @@ export function keyState(o: AdminObject, nowSeconds: number): { tone: "ok" | "wa
   const exp = num(o, "expires_at");
   if (exp !== null && exp <= nowSeconds) return { tone: "danger", label: "Expired" };
   if (!enabled(o)) return { tone: "muted", label: "Disabled" };
+  if (typeof o.body.replaced_by === "string" && o.body.replaced_by) return { tone: "warn", label: "Rotated: in grace period" };
   if (exp !== null && exp - nowSeconds < 7 * 86400) return { tone: "warn", label: "Expires soon" };
   return { tone: "ok", label: "Active" };
 }
