@@ -8,7 +8,7 @@ fn main() {
     tauri_build::try_build(attrs).expect("tauri-build failed");
 }
 
-// Kept in step with `src/commands.rs` and `src/requests.rs` (`generate_handler!` fails the build when a name is missing there,
+// Kept in step with `src/commands.rs`, `src/requests.rs` and `src/admin.rs` (`generate_handler!` fails the build when a name is missing there,
 // and the window's capability fails the build when it names a command not listed here).
 fn keywarden_commands() -> &'static [&'static str] {
     &[
@@ -39,5 +39,28 @@ fn keywarden_commands() -> &'static [&'static str] {
         "list_saved_requests",
         "save_request",
         "delete_saved_request",
+        "admin_connect",
+        "admin_connect_embedded",
+        "admin_disconnect",
+        "admin_status",
+        "admin_start_sync",
+        "admin_sync_now",
+        "admin_list",
+        "admin_get",
+        "admin_refresh",
+        "admin_create",
+        "admin_update",
+        "admin_set_enabled",
+        "admin_delete",
+        "admin_revoke_key",
+        "admin_create_key",
+        "admin_rotate_key",
+        "admin_outbox",
+        "admin_retry",
+        "admin_retry_all",
+        "admin_discard",
+        "admin_conflicts",
+        "admin_resolve",
+        "admin_audit",
     ]
 }

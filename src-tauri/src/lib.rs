@@ -2,12 +2,14 @@
 //!
 //! - `commands`: one adapter per IPC command, each calling one [`App`] method off the async runtime.
 //! - `requests`: the same for the Requests screen (profiles, environments, preview, send, history).
+//! - `admin`: the same for the Admin screen (key servers, principals, keys, sync, audit).
 //! - `clipboard`: the system clipboard behind the core's `Clipboard` trait.
 //! - `logging`: the process's log file (the core-dump policy is `keywarden_app::hardening`).
 //!
 //! [`with_vault`] is generic over the runtime so the tests drive the same handlers through
 //! Tauri's mock runtime.
 
+pub mod admin;
 pub mod clipboard;
 pub mod commands;
 pub mod logging;
@@ -51,6 +53,29 @@ pub fn with_vault<R: tauri::Runtime>(
         requests::list_saved_requests,
         requests::save_request,
         requests::delete_saved_request,
+        admin::admin_connect,
+        admin::admin_connect_embedded,
+        admin::admin_disconnect,
+        admin::admin_status,
+        admin::admin_start_sync,
+        admin::admin_sync_now,
+        admin::admin_list,
+        admin::admin_get,
+        admin::admin_refresh,
+        admin::admin_create,
+        admin::admin_update,
+        admin::admin_set_enabled,
+        admin::admin_delete,
+        admin::admin_revoke_key,
+        admin::admin_create_key,
+        admin::admin_rotate_key,
+        admin::admin_outbox,
+        admin::admin_retry,
+        admin::admin_retry_all,
+        admin::admin_discard,
+        admin::admin_conflicts,
+        admin::admin_resolve,
+        admin::admin_audit,
     ])
 }
 

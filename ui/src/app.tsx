@@ -7,11 +7,11 @@ import { KeyboardIcon, MoonIcon, SendIcon, SettingsIcon, SunIcon, UsersIcon, Vau
 import { Modal } from "./components/modal";
 import { type Shortcut, shortcutFor } from "./lib/keys";
 import { loadThemePref, nextThemePref, resolveTheme, saveThemePref, type ThemePref } from "./lib/theme";
-import { Placeholder } from "./placeholder";
 import { Settings, ShortcutTable } from "./settings/Settings";
 import { StatusBar, UnlockDialog } from "./status/status";
 import { VaultScreen } from "./vault/VaultScreen";
 import { RequestsScreen } from "./requests/RequestsScreen";
+import { AdminScreen } from "./admin/AdminScreen";
 
 type Route = "vault" | "requests" | "admin" | "settings";
 
@@ -136,8 +136,8 @@ export function App() {
         setTheme(nextThemePref(themePref, systemDark));
         return;
       }
-      // The Vault and Requests screens handle search and new themselves; elsewhere they lead to the Vault.
-      const handles = route === "vault" || route === "requests";
+      // The Vault, Requests and Admin screens handle search and new themselves; elsewhere they lead to the Vault.
+      const handles = route === "vault" || route === "requests" || route === "admin";
       if ((sc === "search" || sc === "new") && !handles) setRoute("vault");
       // Give the Vault screen a frame to mount before it handles the shortcut.
       const handle = () => shortcutHandler.current?.(sc);
@@ -171,7 +171,6 @@ export function App() {
               >
                 {n.icon()}
                 <span>{n.label}</span>
-                {n.route === "admin" && <span class="nav-soon">soon</span>}
               </button>
             </li>
           ))}
@@ -209,18 +208,7 @@ export function App() {
         {route === "requests" && (
           <RequestsScreen onCopied={onCopied} onToast={showToast} registerShortcuts={(h) => (shortcutHandler.current = h)} />
         )}
-        {route === "admin" && (
-          <Placeholder
-            title="Admin"
-            icon={<UsersIcon size={30} />}
-            lead="Manage API principals and their keys on the Keywarden key server."
-            items={[
-              "Users, service users and API clients with roles and scopes",
-              "Issue keys shown once, straight into your keychain",
-              "Rotation with a grace period; actions queued offline and synced exactly once",
-            ]}
-          />
-        )}
+        {route === "admin" && <AdminScreen onToast={showToast} onVaultChanged={() => void refreshStatus()} registerShortcuts={(h) => (shortcutHandler.current = h)} />}
         {route === "settings" && <Settings status={status} theme={themePref} onTheme={setTheme} onStatus={setStatus} />}
         <StatusBar status={status} checking={checking} clipboardLeft={clipLeft} error={statusError} />
       </main>

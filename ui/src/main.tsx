@@ -3,6 +3,7 @@ import { App } from "./app";
 import "./styles.css";
 // After the window styles, so the screen's rules refine them.
 import "./requests/requests.css";
+import "./admin/admin.css";
 
 // Never let the webview's own context menu offer "Inspect" or "Reload" on a secret.
 window.addEventListener("contextmenu", (e) => {

@@ -205,3 +205,11 @@ export const TerminalIcon = (p: P) => (
     <path d="M12 17h7" />
   </Svg>
 );
+export const ServerIcon = (p: P) => (
+  <Svg {...p}>
+    <rect x="3" y="4" width="18" height="7" rx="2" />
+    <rect x="3" y="13" width="18" height="7" rx="2" />
+    <path d="M7 7.5h.01" />
+    <path d="M7 16.5h.01" />
+  </Svg>
+);
