@@ -22,6 +22,7 @@ fn keywarden_commands() -> &'static [&'static str] {
         "delete_secret",
         "reveal_secret",
         "copy_secret",
+        "copy_text",
         "secret_versions",
         "unlock_vault",
         "choose_backend",

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use keywarden_app::App;
 use keywarden_app::ipc::{
-    ChooseBackend, CopyReceipt, CreateSecret, ErrorCode, IpcError, ListSecrets, Passphrase,
-    ReplaceValue, RevealedSecret, SecretRef, SecretSummary, SetEnabled, UpdateSecret, ValueVersion,
-    VaultStatus,
+    ChooseBackend, CopyReceipt, CopyText, CreateSecret, ErrorCode, IpcError, ListSecrets,
+    Passphrase, ReplaceValue, RevealedSecret, SecretRef, SecretSummary, SetEnabled, UpdateSecret,
+    ValueVersion, VaultStatus,
 };
 use tauri::State;
 
@@ -100,6 +100,11 @@ pub async fn reveal_secret(
 #[tauri::command]
 pub async fn copy_secret(app: State<'_, Shared>, req: SecretRef) -> Result<CopyReceipt, IpcError> {
     blocking(&app, |a| a.copy_secret(req)).await
+}
+
+#[tauri::command]
+pub async fn copy_text(app: State<'_, Shared>, req: CopyText) -> Result<CopyReceipt, IpcError> {
+    blocking(&app, |a| a.copy_text(req)).await
 }
 
 #[tauri::command]

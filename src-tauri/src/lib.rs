@@ -36,6 +36,7 @@ pub fn with_vault<R: tauri::Runtime>(
         commands::delete_secret,
         commands::reveal_secret,
         commands::copy_secret,
+        commands::copy_text,
         commands::secret_versions,
         commands::unlock_vault,
         commands::choose_backend,

@@ -243,6 +243,26 @@ impl App {
         })
     }
 
+    /// Copies a secret the window is showing once (a key just issued), with the same
+    /// 30-second clear as [`App::copy_secret`].
+    pub fn copy_text(&self, req: CopyText) -> Result<CopyReceipt, IpcError> {
+        let value = SecretValue::new(req.text.as_str()).map_err(|e| IpcError {
+            code: ErrorCode::InvalidInput,
+            message: e.to_string(),
+            field: Some("text".into()),
+        })?;
+        self.clipboard
+            .copy(value.expose(), CLIPBOARD_CLEAR_AFTER)
+            .map_err(|e| IpcError {
+                code: ErrorCode::Internal,
+                message: format!("could not write the clipboard: {e}"),
+                field: None,
+            })?;
+        Ok(CopyReceipt {
+            clears_after_seconds: CLIPBOARD_CLEAR_AFTER.as_secs() as u32,
+        })
+    }
+
     pub fn secret_versions(&self, req: SecretRef) -> Result<Vec<ValueVersion>, IpcError> {
         let versions = self.vault()?.versions(&req.id).map_err(to_ipc)?;
         Ok(versions

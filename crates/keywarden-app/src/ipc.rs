@@ -169,6 +169,26 @@ pub struct CopyReceipt {
     pub clears_after_seconds: u32,
 }
 
+/// A secret the window is showing once (a key just issued), to be copied by Rust with the
+/// 30-second clear instead of through the webview's clipboard.
+#[derive(Serialize, Deserialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyText {
+    pub text: String,
+}
+
+impl std::fmt::Debug for CopyText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CopyText(***)")
+    }
+}
+
+impl Drop for CopyText {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.text);
+    }
+}
+
 /// One value a secret has had.
 #[derive(Debug, Clone, Serialize, Deserialize, TS, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -393,6 +413,7 @@ pub fn typescript_bindings() -> String {
         SecretRef::decl(),
         RevealedSecret::decl(),
         CopyReceipt::decl(),
+        CopyText::decl(),
         ValueVersion::decl(),
         BackendKind::decl(),
         Health::decl(),

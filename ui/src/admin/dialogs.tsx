@@ -369,18 +369,9 @@ export function ShowOnceDialog(props: { keyText: string; name: string; onClose: 
   const [copied, setCopied] = useState(false);
   async function copy() {
     try {
-      await navigator.clipboard.writeText(props.keyText);
+      const receipt = await api.copyText({ text: props.keyText });
       setCopied(true);
-      props.onToast("Key copied. The clipboard clears in 30 s.");
-      const text = props.keyText;
-      window.setTimeout(() => {
-        void navigator.clipboard.readText().then(
-          (now) => {
-            if (now === text) void navigator.clipboard.writeText("");
-          },
-          () => void navigator.clipboard.writeText(""),
-        );
-      }, 30_000);
+      props.onToast(`Key copied. The clipboard clears in ${receipt.clearsAfterSeconds} s.`);
     } catch {
       props.onToast("The clipboard is not available: select the key and copy it by hand.");
     }

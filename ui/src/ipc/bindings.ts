@@ -45,6 +45,8 @@ export type CopyReceipt = {
  */
 clearsAfterSeconds: number, };
 
+export type CopyText = { text: string, };
+
 export type ValueVersion = { version: number, fingerprint: string, createdAt: number, retiredAt: number | null, };
 
 export type BackendKind = "keychain" | "file";

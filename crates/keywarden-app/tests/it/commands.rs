@@ -202,3 +202,23 @@ fn ipc_json_shape_is_camel_case() {
     .unwrap();
     assert_eq!(err["code"], "keychainLocked");
 }
+
+#[test]
+fn a_key_shown_once_is_copied_by_rust_and_cleared() {
+    let (app, _, clipboard) = app();
+    let receipt = app
+        .copy_text(CopyText {
+            text: "kw_live_shown_once".into(),
+        })
+        .unwrap();
+    assert_eq!(receipt.clears_after_seconds, 30);
+    assert_eq!(clipboard.get_text().as_deref(), Some("kw_live_shown_once"));
+    app.shutdown();
+    assert_eq!(clipboard.get_text(), None);
+    let err = app
+        .copy_text(CopyText {
+            text: String::new(),
+        })
+        .unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("text"));
+}
