@@ -919,8 +919,21 @@ impl Service {
             .iter()
             .map(|a| (a.action.clone(), a.target.clone()))
             .collect();
-        let changes = self.store.apply(mutation).await?;
-        self.apply_local(&changes);
+        // The write and its application to the in-memory index run as one task that a
+        // cancelled request (a client that disconnects) cannot split: once the database
+        // has the change, the index has it too.
+        let store = Arc::clone(&self.store);
+        let index = Arc::clone(&self.index);
+        tokio::spawn(async move {
+            let changes = store.apply(mutation).await?;
+            index
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .apply(&changes);
+            Ok::<_, Error>(())
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("the write task failed: {e}")))??;
         for (action, target) in actions {
             tracing::info!(%actor, %action, %target, "admin action");
         }
