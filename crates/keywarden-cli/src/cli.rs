@@ -64,9 +64,9 @@ pub struct RenderArgs {
 pub struct SendArgs {
     /// The URL (a template).
     pub url: String,
-    /// The method.
-    #[arg(long = "request", short = 'X', default_value = "GET")]
-    pub method: String,
+    /// The method (default: GET, or POST when a body is given).
+    #[arg(long = "request", short = 'X')]
+    pub method: Option<String>,
     /// A header 'Name: template' (repeatable).
     #[arg(long = "header", short = 'H')]
     pub headers: Vec<String>,

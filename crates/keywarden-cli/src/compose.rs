@@ -115,7 +115,6 @@ fn print_findings(findings: &[keywarden_request::Finding]) {
 
 pub fn send(args: SendArgs) -> Outcome {
     let mut spec = RequestSpec::get(args.url.clone());
-    spec.method = args.method.clone();
     spec.headers = args
         .headers
         .iter()
@@ -126,8 +125,6 @@ pub fn send(args: SendArgs) -> Outcome {
         .iter()
         .map(|q| split_pair(q, '=', "query").map(|(k, v)| KeyValue::new(k, v)))
         .collect::<Result<_, _>>()?;
-    let method_given =
-        std::env::args().any(|a| a == "-X" || a.starts_with("--request") || a.starts_with("-X"));
     if let Some(data) = &args.data {
         let template = match data.strip_prefix('@') {
             Some(path) => std::fs::read_to_string(path)
@@ -150,9 +147,11 @@ pub fn send(args: SendArgs) -> Outcome {
             .collect::<Result<_, _>>()?;
         spec.body = Body::Form { fields };
     }
-    if !matches!(spec.body, Body::None) && !method_given {
-        spec.method = "POST".into();
-    }
+    spec.method = match &args.method {
+        Some(m) => m.clone(),
+        None if !matches!(spec.body, Body::None) => "POST".into(),
+        None => "GET".into(),
+    };
     spec.profile = args.profile.clone();
     spec.environment = args.environment.clone();
     for (what, t) in

@@ -136,11 +136,30 @@ fn send_with_a_profile_and_environment() {
         "{raw}"
     );
 
+    // A body makes POST the default method; -X still wins.
+    let plain = format!("http://127.0.0.1:{port}/items");
+    kw.ok(&["send", &plain, "--json", "{}"], b"");
+    assert!(
+        seen.lock()
+            .unwrap()
+            .pop()
+            .unwrap()
+            .starts_with("POST /items ")
+    );
+    kw.ok(&["send", &plain, "-X", "PUT", "--json", "{}"], b"");
+    assert!(
+        seen.lock()
+            .unwrap()
+            .pop()
+            .unwrap()
+            .starts_with("PUT /items ")
+    );
     let history: Vec<serde_json::Value> =
         serde_json::from_str(&kw.ok(&["history", "--json"], b"").stdout).unwrap();
-    assert_eq!(history[0]["status"], 200);
-    assert_eq!(history[0]["spec"]["url"], url);
-    assert_eq!(history[0]["secrets"][0]["name"], "billing_api");
+    assert_eq!(history[2]["status"], 200);
+    assert_eq!(history[2]["spec"]["url"], url);
+    assert_eq!(history[2]["secrets"][0]["name"], "billing_api");
+    assert_eq!(history[0]["spec"]["method"], "PUT");
 }
 
 #[test]
