@@ -31,8 +31,13 @@ pub struct Config {
     pub max_failures: u32,
     pub failure_window: Duration,
     pub failure_block: Duration,
-    /// Peers whose `X-Forwarded-For` / `X-Real-IP` / `X-Original-*` headers are believed.
+    /// Gateways whose facts are believed: the client address in [`Config::real_ip_header`], and
+    /// (for `/v1/auth-request`) `X-Original-Method`, `X-Original-URI` and `X-Keywarden-*`.
+    /// Empty by default: no header from anyone is believed, the client is the TCP peer.
     pub trusted_proxies: Vec<IpNet>,
+    /// The one header a trusted proxy sets to the client's address (`x-real-ip`), like
+    /// nginx's `real_ip_header`. Lower case.
+    pub real_ip_header: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -43,22 +48,65 @@ impl std::fmt::Debug for Config {
             .field("key_prefix", &self.key_prefix)
             .field("default_environment", &self.default_environment)
             .field("poll_interval", &self.poll_interval)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("real_ip_header", &self.real_ip_header)
             .finish_non_exhaustive()
     }
 }
 
-/// Hides the password of a database URL.
+/// Hides every password in a database location: the user-info of a URL
+/// (`postgres://user:pw@host`), a `password=` query parameter, and the `password=`
+/// field of a key/value connection string (`host=… password=…`).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme + 3], user, &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
+    let mut out = url.to_owned();
+    if let (Some(scheme), Some(at)) = (out.find("://"), out.rfind('@'))
+        && at > scheme
+        && let Some(colon) = out[scheme + 3..at].find(':')
+    {
+        out.replace_range(scheme + 3 + colon + 1..at, "***");
     }
+    // `password=` as a query parameter or a key/value field, in any case.
+    let lower = out.to_ascii_lowercase();
+    let mut redacted = String::with_capacity(out.len());
+    let mut rest = 0;
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("password") {
+        let start = from + found;
+        let before = lower[..start].chars().next_back();
+        let mut value = start + "password".len();
+        // Spaces around `=` are allowed in key/value strings.
+        while lower[value..].starts_with(' ') {
+            value += 1;
+        }
+        let boundary = before.is_none_or(|c| matches!(c, '?' | '&' | ' ' | ';' | '#'));
+        if !(boundary && lower[value..].starts_with('=')) {
+            from = start + 1;
+            continue;
+        }
+        value += 1;
+        while lower[value..].starts_with(' ') {
+            value += 1;
+        }
+        let end = if lower[value..].starts_with('\'') {
+            // A quoted key/value field: up to the closing quote.
+            lower[value + 1..]
+                .find('\'')
+                .map_or(lower.len(), |i| value + 1 + i + 1)
+        } else {
+            lower[value..]
+                .find(['&', ' ', ';', '#'])
+                .map_or(lower.len(), |i| value + i)
+        };
+        redacted.push_str(&out[rest..value]);
+        redacted.push_str("***");
+        rest = end;
+        from = end.max(start + 1);
+        if from >= lower.len() {
+            break;
+        }
+    }
+    redacted.push_str(&out[rest..]);
+    redacted
 }
 
 impl Default for Config {
@@ -78,10 +126,8 @@ impl Default for Config {
             max_failures: 20,
             failure_window: Duration::from_secs(60),
             failure_block: Duration::from_secs(60),
-            trusted_proxies: vec![
-                "127.0.0.0/8".parse().unwrap_or_else(|_| unreachable!()),
-                "::1/128".parse().unwrap_or_else(|_| unreachable!()),
-            ],
+            trusted_proxies: Vec::new(),
+            real_ip_header: "x-real-ip".to_owned(),
         }
     }
 }
@@ -105,6 +151,7 @@ pub struct FileConfig {
     pub failure_window_secs: Option<u64>,
     pub failure_block_secs: Option<u64>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub real_ip_header: Option<String>,
 }
 
 /// Raw settings from flags or environment (see `main.rs`); `None` means "not given".
@@ -125,6 +172,7 @@ pub struct Overrides {
     pub failure_window_secs: Option<u64>,
     pub failure_block_secs: Option<u64>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub real_ip_header: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -214,6 +262,11 @@ impl Config {
                     .collect::<Result<_, _>>()?,
                 None => d.trusted_proxies,
             },
+            real_ip_header: o
+                .real_ip_header
+                .or(file.real_ip_header)
+                .unwrap_or(d.real_ip_header)
+                .to_ascii_lowercase(),
         };
         config.check()?;
         Ok(config)
@@ -241,6 +294,12 @@ impl Config {
         if axum::http::HeaderName::from_bytes(self.key_header.as_bytes()).is_err() {
             return Err(ConfigError::Value(
                 "key_header",
+                "not a valid header name".into(),
+            ));
+        }
+        if axum::http::HeaderName::from_bytes(self.real_ip_header.as_bytes()).is_err() {
+            return Err(ConfigError::Value(
+                "real_ip_header",
                 "not a valid header name".into(),
             ));
         }
@@ -277,6 +336,41 @@ mod tests {
             "postgres://kw:***@127.0.0.1:5432/kw"
         );
         assert_eq!(redact_url("/var/lib/kw.db"), "/var/lib/kw.db");
+        for (url, secret) in [
+            (
+                "postgres://kw:s3cr%40t@127.0.0.1/kw?sslmode=disable",
+                "s3cr",
+            ),
+            (
+                "postgres://kw@127.0.0.1/kw?password=hunter2&sslmode=disable",
+                "hunter2",
+            ),
+            (
+                "postgres://127.0.0.1/kw?sslmode=disable&PASSWORD=hunter2",
+                "hunter2",
+            ),
+            (
+                "host=127.0.0.1 user=kw password=hunter2 dbname=kw",
+                "hunter2",
+            ),
+            ("host=127.0.0.1 password = 'hunter 2' dbname=kw", "hunter"),
+            (
+                "postgres://a:b@c/d?password=hunter2#password=hunter3",
+                "hunter",
+            ),
+        ] {
+            let shown = redact_url(url);
+            assert!(!shown.contains(secret), "{url} -> {shown}");
+            assert!(shown.contains("***"), "{url} -> {shown}");
+        }
+        assert_eq!(
+            redact_url("postgres://kw@h/db?passwordless=1"),
+            "postgres://kw@h/db?passwordless=1"
+        );
+        assert_eq!(
+            redact_url("host=h user=kw password=pw dbname=kw"),
+            "host=h user=kw password=*** dbname=kw"
+        );
         let config = Config {
             database: "postgres://kw:hunter2@h/db".into(),
             ..Config::default()

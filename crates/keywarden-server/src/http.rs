@@ -226,30 +226,58 @@ fn peer(parts_ext: &axum::http::Extensions) -> Option<IpAddr> {
         .map(|ci| ci.0.ip())
 }
 
-/// The client's address: the peer, or what a trusted proxy says it forwarded.
-fn client_address(service: &Service, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<IpAddr> {
-    let peer = peer?;
+/// Whether a peer is a configured trusted gateway. A request with no peer address only
+/// happens in-process (the router called directly by the embedding program), which is trusted.
+pub fn peer_trusted(service: &Service, peer: Option<IpAddr>) -> bool {
+    peer.is_none_or(|p| address_allowed(&service.config.trusted_proxies, p))
+}
+
+/// The value of a header that must appear at most once: `Ok(None)` when absent,
+/// `Err(())` when repeated or not text. Gateways set these headers exactly once; two
+/// copies mean a client's copy survived next to the gateway's, and neither is believed.
+fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, ()> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    first.to_str().map(|v| Some(v.trim())).map_err(|_| ())
+}
+
+/// The client's address. It is the TCP peer, unless the peer is a trusted proxy that
+/// names the client in the one configured header (`X-Real-IP` by default). No other
+/// header is ever read for it, and nothing a non-proxy sends is believed.
+///
+/// `Err` when a trusted proxy sent that header more than once or not as one address:
+/// the address is then unknown, and requests that need it are refused.
+pub fn client_address(
+    service: &Service,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> Result<Option<IpAddr>, Error> {
+    let bad = || Error::Invalid {
+        code: "invalid_header",
+        field: Some(service.config.real_ip_header.clone()),
+        message: "the gateway's client-address header must hold exactly one IP address".into(),
+    };
+    let Some(peer) = peer else {
+        // In-process: only the embedding program can call, and it may say who the client is.
+        return match single_header(headers, &service.config.real_ip_header) {
+            Ok(Some(v)) => v.parse().map(Some).map_err(|_| bad()),
+            Ok(None) => Ok(None),
+            Err(()) => Err(bad()),
+        };
+    };
     if !address_allowed(&service.config.trusted_proxies, peer) {
-        return Some(peer);
+        return Ok(Some(peer));
     }
-    for name in ["x-original-remote-addr", "x-real-ip"] {
-        if let Some(ip) = headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse().ok())
-        {
-            return Some(ip);
-        }
+    match single_header(headers, &service.config.real_ip_header) {
+        Ok(Some(v)) => v.parse().map(Some).map_err(|_| bad()),
+        Ok(None) => Ok(Some(peer)),
+        Err(()) => Err(bad()),
     }
-    if let Some(ip) = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(',').next_back())
-        .and_then(|v| v.trim().parse().ok())
-    {
-        return Some(ip);
-    }
-    Some(peer)
 }
 
 fn bearer(headers: &HeaderMap, service: &Service) -> Option<String> {
@@ -268,7 +296,14 @@ impl FromRequestParts<AppState> for Admin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let service = &state.service;
-        let client = client_address(service, &parts.headers, peer(&parts.extensions));
+        let peer = peer(&parts.extensions);
+        let client = match client_address(service, &parts.headers, peer) {
+            Ok(client) => client,
+            Err(e) => {
+                service.verifier.throttle_failure(peer);
+                return Err(e);
+            }
+        };
         let token = bearer(&parts.headers, service).map(zeroize::Zeroizing::new);
         let caller = service
             .authenticate(
@@ -520,11 +555,14 @@ async fn verify(State(state): State<AppState>, request: Request) -> ApiResult {
         scope: req.scope.as_deref(),
         operation: req.operation.as_deref(),
     };
-    // Failures count against the client a trusted proxy names, else against the caller itself,
-    // so an untrusted caller cannot dodge throttling by inventing client addresses.
-    let caller = client_address(service, headers, peer);
-    let trusted = peer.is_none_or(|p| address_allowed(&service.config.trusted_proxies, p));
-    let throttle_at = if trusted { client.or(caller) } else { caller };
+    // Failures count against the client a trusted caller names, else against the caller itself,
+    // so an untrusted caller can neither dodge throttling nor get someone else locked out.
+    let caller = client_address(service, headers, peer)?;
+    let throttle_at = if peer_trusted(service, peer) {
+        client.or(caller)
+    } else {
+        caller
+    };
     let decision = service.verifier.verify(
         Some(&req.key),
         Source::Header,
@@ -573,26 +611,37 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 async fn auth_request(State(state): State<AppState>, request: Request) -> Response {
     // Read the parts in place: this handler is the gateway's hot path.
     let (parts, _body) = request.into_parts();
-    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
+    let headers = &parts.headers;
     let peer = peer(&parts.extensions);
     let service = &state.service;
     let config = &service.config;
-    let original_method = header_str(headers, "x-original-method").unwrap_or(method.as_str());
+    // Every fact about the original request comes from the gateway, so only a trusted
+    // gateway is answered, and each fact must be there exactly once.
+    let Some(facts) = gateway_facts(service, headers, peer) else {
+        service.verifier.refuse_untrusted_gateway();
+        if peer.is_some_and(|p| !address_allowed(&config.trusted_proxies, p)) {
+            service.verifier.throttle_failure(peer);
+        }
+        return refusal_response(crate::verify::Reason::UntrustedGateway);
+    };
+    let GatewayFacts {
+        method: original_method,
+        uri: original_uri,
+        client,
+        environment: gateway_environment,
+        scope,
+        operation,
+    } = facts;
     let original_method: std::borrow::Cow<'_, str> =
         if original_method.bytes().any(|b| b.is_ascii_lowercase()) {
             original_method.to_ascii_uppercase().into()
         } else {
             original_method.into()
         };
-    let original_uri = header_str(headers, "x-original-uri")
-        .or_else(|| uri.path_and_query().map(|p| p.as_str()))
-        .unwrap_or("/");
     let query = original_uri
         .split_once('?')
         .map(|(_, q)| q.split('#').next().unwrap_or(q))
         .unwrap_or("");
-    let client = client_address(service, headers, peer);
-
     let mut source = Source::Header;
     let mut found = header_str(headers, "authorization")
         .and_then(|v| credential::from_authorization(v, &config.basic_user));
@@ -603,17 +652,17 @@ async fn auth_request(State(state): State<AppState>, request: Request) -> Respon
         found = credential::from_query(query, &config.query_param);
         source = Source::Query;
     }
+    // The gateway's environment wins; without one, the caller may name a non-production
+    // environment with `_profile=` (and then only keys of that environment pass).
     let profile_env = credential::from_query(query, "_profile").map(|e| e.to_ascii_lowercase());
-    let environment = header_str(headers, "x-keywarden-environment")
-        .map(str::to_owned)
-        .or(profile_env);
+    let environment = gateway_environment.map(str::to_owned).or(profile_env);
     let ctx = Context {
         method: &original_method,
         path: original_uri,
         client,
         environment: environment.as_deref(),
-        scope: header_str(headers, "x-keywarden-scope"),
-        operation: header_str(headers, "x-keywarden-operation"),
+        scope,
+        operation,
     };
     let decision = service.verifier.verify(
         found.as_deref(),
@@ -622,30 +671,17 @@ async fn auth_request(State(state): State<AppState>, request: Request) -> Respon
         client,
         keywarden_core::now(),
     );
-    let status = StatusCode::from_u16(decision.status()).unwrap_or(StatusCode::FORBIDDEN);
     let mut response = if decision.allowed() {
-        StatusCode::NO_CONTENT.into_response()
-    } else {
-        // A refusal body is the same for every request with this reason: no JSON to build.
-        let body = format!(
-            "{{\"code\":\"{}\",\"message\":\"the key may not make this request\",\"field\":null}}",
-            decision.reason.as_str()
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        r.headers_mut().insert(
+            HeaderName::from_static("x-keywarden-reason"),
+            HeaderValue::from_static(decision.reason.as_str()),
         );
-        (
-            status,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            body,
-        )
-            .into_response()
+        r
+    } else {
+        refusal_response(decision.reason)
     };
     let h = response.headers_mut();
-    h.insert(
-        HeaderName::from_static("x-keywarden-reason"),
-        HeaderValue::from_static(decision.reason.as_str()),
-    );
     let mut set = |name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
             h.insert(HeaderName::from_static(name), v);
@@ -665,6 +701,78 @@ async fn auth_request(State(state): State<AppState>, request: Request) -> Respon
     if let Some(r) = decision.retry_after {
         set("retry-after", &r.to_string());
     }
+    response
+}
+
+/// What a trusted gateway says about the original request.
+struct GatewayFacts<'a> {
+    method: &'a str,
+    uri: &'a str,
+    client: Option<IpAddr>,
+    environment: Option<&'a str>,
+    scope: Option<&'a str>,
+    operation: Option<&'a str>,
+}
+
+/// The gateway's facts, or `None` when the peer is not a trusted gateway, or a fact is
+/// missing (`X-Original-Method`, `X-Original-URI`) or sent more than once.
+fn gateway_facts<'a>(
+    service: &Service,
+    headers: &'a HeaderMap,
+    peer: Option<IpAddr>,
+) -> Option<GatewayFacts<'a>> {
+    if !peer_trusted(service, peer) {
+        return None;
+    }
+    let optional = |name: &str| single_header(headers, name).map(|v| v.filter(|v| !v.is_empty()));
+    let method = optional("x-original-method").ok()??;
+    let uri = optional("x-original-uri").ok()??;
+    if method.len() > 16 || !method.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    Some(GatewayFacts {
+        method,
+        uri,
+        client: client_address(service, headers, peer).ok()?,
+        environment: optional("x-keywarden-environment").ok()?,
+        scope: optional("x-keywarden-scope").ok()?,
+        operation: optional("x-keywarden-operation").ok()?,
+    })
+}
+
+/// A refusal as `auth_request` answers it. The body is the same for every request with
+/// this reason: no JSON to build on the hot path.
+fn refusal_response(reason: crate::verify::Reason) -> Response {
+    let status = match reason {
+        crate::verify::Reason::InvalidKey => StatusCode::UNAUTHORIZED,
+        crate::verify::Reason::RateLimited | crate::verify::Reason::TooManyFailures => {
+            StatusCode::TOO_MANY_REQUESTS
+        }
+        _ => StatusCode::FORBIDDEN,
+    };
+    let message = if reason == crate::verify::Reason::UntrustedGateway {
+        "this endpoint answers trusted gateways only, which send X-Original-Method and X-Original-URI once each"
+    } else {
+        "the key may not make this request"
+    };
+    let body = format!(
+        "{{\"code\":\"{}\",\"message\":\"{message}\",\"field\":null}}",
+        reason.as_str()
+    );
+    let mut response = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    let h = response.headers_mut();
+    h.insert(
+        HeaderName::from_static("x-keywarden-reason"),
+        HeaderValue::from_static(reason.as_str()),
+    );
     if status == StatusCode::UNAUTHORIZED {
         h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
@@ -684,7 +792,7 @@ async fn login(
     RawBody(body): RawBody,
 ) -> ApiResult {
     let req: Login = parse(&body)?;
-    let client = client_address(&state.service, &headers, peer);
+    let client = client_address(&state.service, &headers, peer)?.or(peer);
     Ok(Json(state.service.login(req, client).await?).into_response())
 }
 

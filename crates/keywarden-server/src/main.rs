@@ -87,7 +87,9 @@ struct Settings {
     failure_window_secs: Option<u64>,
     #[arg(long, env = "KEYWARDEN_FAILURE_BLOCK_SECS", global = true)]
     failure_block_secs: Option<u64>,
-    /// Proxies whose forwarded-address headers are believed (comma-separated addresses or CIDR ranges).
+    /// Gateways whose facts are believed (comma-separated addresses or CIDR ranges): the client
+    /// address in --real-ip-header and, for /v1/auth-request, X-Original-* and X-Keywarden-*.
+    /// Empty by default: the client is the TCP peer and gateway headers are ignored.
     #[arg(
         long,
         env = "KEYWARDEN_TRUSTED_PROXIES",
@@ -95,6 +97,9 @@ struct Settings {
         value_delimiter = ','
     )]
     trusted_proxies: Option<Vec<String>>,
+    /// The one header a trusted proxy sets to the client address (default X-Real-IP).
+    #[arg(long, env = "KEYWARDEN_REAL_IP_HEADER", global = true)]
+    real_ip_header: Option<String>,
 }
 
 impl Settings {
@@ -115,6 +120,7 @@ impl Settings {
             failure_window_secs: self.failure_window_secs,
             failure_block_secs: self.failure_block_secs,
             trusted_proxies: self.trusted_proxies,
+            real_ip_header: self.real_ip_header,
         })
     }
 }

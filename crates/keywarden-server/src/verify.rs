@@ -40,6 +40,9 @@ pub enum Reason {
     QueryParamNotAllowed,
     RateLimited,
     TooManyFailures,
+    /// `/v1/auth-request` from a peer that is not a trusted gateway, or without the
+    /// gateway's facts (`X-Original-Method`, `X-Original-URI`) exactly once each.
+    UntrustedGateway,
 }
 
 impl Reason {
@@ -59,9 +62,29 @@ impl Reason {
             Reason::QueryParamNotAllowed => "query_param_not_allowed",
             Reason::RateLimited => "rate_limited",
             Reason::TooManyFailures => "too_many_failures",
+            Reason::UntrustedGateway => "untrusted_gateway",
         }
     }
 }
+
+/// Every reason, in declaration order (the slot of a reason is its position).
+const REASONS: [Reason; 15] = [
+    Reason::Ok,
+    Reason::InvalidKey,
+    Reason::KeyDisabled,
+    Reason::PrincipalDisabled,
+    Reason::PrincipalNotPermitted,
+    Reason::EnvironmentMismatch,
+    Reason::ReadOnly,
+    Reason::PathNotAllowed,
+    Reason::OperationNotAllowed,
+    Reason::AddressNotAllowed,
+    Reason::ScopeNotGranted,
+    Reason::QueryParamNotAllowed,
+    Reason::RateLimited,
+    Reason::TooManyFailures,
+    Reason::UntrustedGateway,
+];
 
 /// The true cause of a refusal, counted but never shown to the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,7 +98,7 @@ pub enum Cause {
     Refused(Reason),
 }
 
-const CAUSES: usize = 6 + 14;
+const CAUSES: usize = 6 + REASONS.len();
 
 impl Cause {
     fn slot(self) -> usize {
@@ -98,22 +121,6 @@ impl Cause {
             "revoked",
             "expired",
             "principal_gone",
-        ];
-        const REASONS: [Reason; 14] = [
-            Reason::Ok,
-            Reason::InvalidKey,
-            Reason::KeyDisabled,
-            Reason::PrincipalDisabled,
-            Reason::PrincipalNotPermitted,
-            Reason::EnvironmentMismatch,
-            Reason::ReadOnly,
-            Reason::PathNotAllowed,
-            Reason::OperationNotAllowed,
-            Reason::AddressNotAllowed,
-            Reason::ScopeNotGranted,
-            Reason::QueryParamNotAllowed,
-            Reason::RateLimited,
-            Reason::TooManyFailures,
         ];
         if slot < 6 {
             NAMES[slot]
@@ -305,6 +312,11 @@ impl Verifier {
             throttle,
             stats: RefusalStats::default(),
         }
+    }
+
+    /// Counts an `auth_request` refused because it did not come from a trusted gateway.
+    pub fn refuse_untrusted_gateway(&self) {
+        self.stats.count(Cause::Refused(Reason::UntrustedGateway));
     }
 
     /// Counts a failed authentication against an address (admin API, login).

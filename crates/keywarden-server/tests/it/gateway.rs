@@ -23,7 +23,14 @@ async fn auth_request_reads_every_credential_style(backend: Backend) {
     let ar = |headers: Vec<(&'static str, String)>| {
         let s = &s;
         async move {
-            let owned: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            // A gateway always names the original method and URI; GET / unless the case says otherwise.
+            let mut owned: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            for (name, default) in [("x-original-method", "GET"), ("x-original-uri", "/")] {
+                if !owned.iter().any(|(k, _)| *k == name) {
+                    owned.push((name, default));
+                }
+            }
             s.call(Method::GET, "/v1/auth-request", None, None, &owned)
                 .await
         }

@@ -115,6 +115,9 @@ pub fn test_config(database: String) -> Config {
         database,
         poll_interval: Duration::from_millis(100),
         max_failures: 1000,
+        // The test client connects from 127.0.0.1 and plays the gateway; attacks from
+        // untrusted peers connect from another loopback address (127.0.0.2).
+        trusted_proxies: vec!["127.0.0.1/32".parse().expect("network")],
         ..Config::default()
     }
 }

@@ -52,6 +52,7 @@ async fn logs_hold_no_secrets() {
             &format!("127.0.0.1:{port}"),
         ])
         .env("KEYWARDEN_DATABASE", &db)
+        .env("KEYWARDEN_TRUSTED_PROXIES", "127.0.0.1")
         .env("KEYWARDEN_LOG", "debug")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log_path).unwrap())
@@ -106,11 +107,15 @@ async fn logs_hold_no_secrets() {
         .send()
         .await
         .unwrap();
-    http.get(format!("{base}/v1/auth-request?auth-key={key}"))
+    http.get(format!("{base}/v1/auth-request"))
+        .header("x-original-method", "GET")
+        .header("x-original-uri", format!("/api?auth-key={key}"))
         .send()
         .await
         .unwrap();
     http.get(format!("{base}/v1/auth-request"))
+        .header("x-original-method", "GET")
+        .header("x-original-uri", "/api")
         .header("x-api-key", format!("{key}x"))
         .send()
         .await

@@ -10,6 +10,7 @@ mod harness;
 mod logs;
 mod nginx;
 mod replicas;
+mod security;
 mod storage;
 mod timing;
 mod verify;

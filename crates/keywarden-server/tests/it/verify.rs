@@ -442,7 +442,7 @@ async fn rate_limit_answers_429_with_retry_after(backend: Backend) {
             "/v1/auth-request",
             Some(&key),
             None,
-            &[],
+            &[("x-original-method", "GET"), ("x-original-uri", "/")],
         )
         .await
         .expect(429);
@@ -479,7 +479,11 @@ async fn failures_from_one_address_are_throttled(backend: Backend) {
             "/v1/auth-request",
             Some(&key),
             None,
-            &[("x-real-ip", "198.51.100.1")],
+            &[
+                ("x-real-ip", "198.51.100.1"),
+                ("x-original-method", "GET"),
+                ("x-original-uri", "/"),
+            ],
         )
         .await
         .expect(429);
@@ -675,7 +679,11 @@ async fn jwt_access_profiles_verify_signed_tokens(backend: Backend) {
         "/v1/auth-request",
         Some(&token),
         None,
-        &[("x-real-ip", "10.2.2.2")],
+        &[
+            ("x-real-ip", "10.2.2.2"),
+            ("x-original-method", "GET"),
+            ("x-original-uri", "/"),
+        ],
     )
     .await
     .expect(204);
