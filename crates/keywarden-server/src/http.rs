@@ -23,8 +23,8 @@ use crate::model::{AccessProfile, AuditEntry, Group, Key, Kind, Principal, Role}
 use crate::service::{
     AuditPage, Caller, ChangePage, CreateGroup, CreateKey, CreatePrincipal, CreateProfile,
     CreateRole, IssuedKey, Login, Outcome, PatchGroup, PatchKey, PatchPrincipal, PatchProfile,
-    PatchRole, RefreshKey, RotateKey, Service, Session, SetPassword, VerifyRequest, VerifyResponse,
-    parse_if_match,
+    PatchRole, RefreshKey, RotateKey, Service, Session, SessionList, SessionsEnded, SetPassword,
+    VerifyRequest, VerifyResponse, parse_if_match,
 };
 use crate::store::AuditQuery;
 use crate::verify::{Context, Source};
@@ -416,6 +416,18 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/login", post(login))
         .route("/v1/auth/logout", post(logout))
         .route(
+            "/v1/auth/sessions",
+            get(list_sessions).delete(end_my_sessions),
+        )
+        .route(
+            "/v1/auth/sessions/{id}",
+            axum::routing::delete(end_my_session),
+        )
+        .route(
+            "/v1/principals/{id}/sessions",
+            axum::routing::delete(end_principal_sessions),
+        )
+        .route(
             "/v1/principals",
             get(list_principals).post(create_principal),
         )
@@ -804,6 +816,50 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult 
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+#[utoipa::path(get, path = "/v1/auth/sessions", tag = "auth", responses((status = 200, body = SessionList, description = "Your sessions")), security(("bearer" = [])))]
+async fn list_sessions(State(state): State<AppState>, Admin(caller): Admin) -> ApiResult {
+    Ok(Json(state.service.list_sessions(&caller).await?).into_response())
+}
+
+#[utoipa::path(delete, path = "/v1/auth/sessions", tag = "auth", responses((status = 200, body = SessionsEnded, description = "All your sessions ended, this one too")), security(("bearer" = [])))]
+async fn end_my_sessions(State(state): State<AppState>, Admin(caller): Admin) -> ApiResult {
+    let principal = caller.principal_id.clone();
+    Ok(Json(
+        state
+            .service
+            .end_sessions(&caller, &principal, None)
+            .await?,
+    )
+    .into_response())
+}
+
+#[utoipa::path(delete, path = "/v1/auth/sessions/{id}", tag = "auth", params(("id" = String, Path, description = "A session id from GET /v1/auth/sessions")),
+    responses((status = 200, body = SessionsEnded), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn end_my_session(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+) -> ApiResult {
+    let principal = caller.principal_id.clone();
+    Ok(Json(
+        state
+            .service
+            .end_sessions(&caller, &principal, Some(&id))
+            .await?,
+    )
+    .into_response())
+}
+
+#[utoipa::path(delete, path = "/v1/principals/{id}/sessions", tag = "principals", params(("id" = String, Path)),
+    responses((status = 200, body = SessionsEnded, description = "Every session of the principal ended")), security(("bearer" = [])))]
+async fn end_principal_sessions(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    Id(id): Id,
+) -> ApiResult {
+    Ok(Json(state.service.end_sessions(&caller, &id, None).await?).into_response())
+}
+
 // -------------------------------------------------------------------------------------------------
 // Principals
 // -------------------------------------------------------------------------------------------------
@@ -891,7 +947,9 @@ async fn delete_principal(
 }
 
 #[utoipa::path(put, path = "/v1/principals/{id}/password", tag = "principals", request_body = SetPassword, params(("id" = String, Path)),
-    responses((status = 200, description = "Password set (Argon2id); keys are not affected"), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, description = "Password set (Argon2id); the user's sessions end, keys are not affected"),
+              (status = 400, body = ErrorBody, description = "Your own password needs `current_password`"),
+              (status = 403, body = ErrorBody, description = "Wrong current password, or the user holds privileges you lack")), security(("bearer" = [])))]
 async fn set_password(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -902,11 +960,10 @@ async fn set_password(
     RawBody(body): RawBody,
 ) -> ApiResult {
     let m = mutating(&method, &uri, &headers, &body)?;
-    let s = &state.service;
-    let out = s
-        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
-            s.plan_set_password(&caller, &id, parse(&body)?)
-        })
+    let req: SetPassword = parse(&body)?;
+    let out = state
+        .service
+        .set_password(&caller, &id, req, m.idem.as_deref(), &m.fingerprint)
         .await?;
     Ok(outcome_response(out))
 }
@@ -1087,7 +1144,7 @@ async fn create_profile(
     let m = mutating(&method, &uri, &headers, &body)?;
     let s = &state.service;
     let out = s
-        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+        .run_sensitive(&caller, m.idem.as_deref(), &m.fingerprint, || {
             s.plan_create_profile(&caller, parse(&body)?)
         })
         .await?;
@@ -1116,7 +1173,7 @@ async fn patch_profile(
     let expected = if_match(&headers)?;
     let s = &state.service;
     let out = s
-        .run(&caller, m.idem.as_deref(), &m.fingerprint, || {
+        .run_sensitive(&caller, m.idem.as_deref(), &m.fingerprint, || {
             s.plan_patch_profile(&caller, &id, expected, parse(&body)?)
         })
         .await?;
@@ -1416,7 +1473,8 @@ impl utoipa::Modify for BearerAuth {
     info(title = "Keywarden key server", description = "Issue, verify and govern API keys."),
     modifiers(&BearerAuth),
     paths(
-        healthz, openapi, verify, auth_request, login, logout,
+        healthz, openapi, verify, auth_request, login, logout, list_sessions, end_my_sessions, end_my_session,
+        end_principal_sessions,
         list_principals, create_principal, get_principal, patch_principal, delete_principal, set_password,
         list_groups, create_group, get_group, patch_group, delete_group,
         list_roles, create_role, get_role, patch_role, delete_role,

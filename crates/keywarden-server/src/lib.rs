@@ -7,6 +7,7 @@
 //! audit) · [`http`] (axum edge, OpenAPI) · [`app`] (wiring) · [`config`].
 
 pub mod app;
+pub mod authz;
 pub mod config;
 pub mod error;
 pub mod http;

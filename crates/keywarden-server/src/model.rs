@@ -59,14 +59,20 @@ pub mod privilege {
     pub const KEYS_SELF: &str = "keys:self";
     /// Read the audit log.
     pub const AUDIT_READ: &str = "audit:read";
+    /// Grant any privilege, including scopes no one holds yet (`rest`, `ui`, a collection).
+    /// Only for the escalation rule (a caller grants only what it holds): it is not a
+    /// scope, and a key's scopes are never widened by it.
+    pub const ANY: &str = "*";
 
-    pub const ALL_ADMIN: [&str; 6] = [
+    /// What the first administrator's role holds.
+    pub const ALL_ADMIN: [&str; 7] = [
         KEY_USE,
         ADMIN_READ,
         ADMIN_WRITE,
         KEYS_MANAGE,
         KEYS_SELF,
         AUDIT_READ,
+        ANY,
     ];
 }
 

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use zeroize::Zeroizing;
 
+use crate::authz;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::index::{Index, parse_network};
@@ -43,7 +44,14 @@ pub struct Caller {
     /// `key:<id>` or `session:<principal id>`: the audit log's actor.
     pub actor: String,
     pub principal_id: String,
+    /// What the caller may do: a session holds its principal's privileges, a key its
+    /// effective scopes.
     pub privileges: BTreeSet<String>,
+    /// The key the caller authenticated with (`None` for a session): every credential it
+    /// makes for its own principal stays within this key's restrictions.
+    pub key: Option<Key>,
+    /// The session's id when the caller authenticated with a session token.
+    pub session_id: Option<String>,
 }
 
 impl Caller {
@@ -98,6 +106,8 @@ pub struct Service {
     argon2: Argon2<'static>,
     /// Verified against when the user name is unknown, so both cases cost the same.
     dummy_hash: std::sync::OnceLock<String>,
+    /// Keys the idempotency fingerprints of requests that carry secrets; never stored.
+    fingerprint_key: Zeroizing<[u8; 32]>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -141,6 +151,9 @@ pub struct PatchPrincipal {
 #[serde(deny_unknown_fields)]
 pub struct SetPassword {
     pub password: String,
+    /// Required to change your own password.
+    #[serde(default)]
+    pub current_password: Option<String>,
 }
 
 impl std::fmt::Debug for SetPassword {
@@ -314,6 +327,27 @@ impl std::fmt::Debug for Login {
     }
 }
 
+/// A session as its owner sees it; never the token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// The first 16 hex digits of the token's SHA-256: names the session, cannot be used as it.
+    pub id: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsEnded {
+    pub ended: u64,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Session {
     pub token: String,
@@ -481,6 +515,9 @@ fn check_tokens(field: &str, list: &[String]) -> Result<()> {
         return Err(Error::invalid(field, "at most 100 entries"));
     }
     for item in list {
+        if item == privilege::ANY && field == "privileges" {
+            continue;
+        }
         if item.is_empty()
             || item.len() > 100
             || !item
@@ -652,6 +689,11 @@ impl Service {
             config,
             argon2,
             dummy_hash: std::sync::OnceLock::new(),
+            fingerprint_key: {
+                let mut key = Zeroizing::new([0u8; 32]);
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, key.as_mut_slice());
+                key
+            },
         }
     }
 
@@ -713,6 +755,8 @@ impl Service {
                 actor: format!("session:{principal_id}"),
                 principal_id,
                 privileges,
+                key: None,
+                session_id: Some(digest[..crate::store::SESSION_ID_LEN].to_owned()),
             });
         }
         let ctx = Context {
@@ -732,6 +776,8 @@ impl Service {
                     actor: format!("key:{key_id}"),
                     principal_id: principal.id.clone(),
                     privileges: decision.scopes.iter().cloned().collect(),
+                    key: decision.key.as_ref().map(|k| k.key.clone()),
+                    session_id: None,
                 })
             }
             crate::verify::Reason::InvalidKey => Err(Error::Unauthenticated),
@@ -823,6 +869,68 @@ impl Service {
         })
     }
 
+    /// Your sessions (whoever you authenticated as), newest first.
+    pub async fn list_sessions(&self, caller: &Caller) -> Result<SessionList> {
+        let rows = self.store.session_list(&caller.principal_id).await?;
+        Ok(SessionList {
+            sessions: rows
+                .into_iter()
+                .map(|r| SessionView {
+                    current: caller.session_id.as_deref() == Some(r.id.as_str()),
+                    id: r.id,
+                    created_at: r.created_at,
+                    expires_at: r.expires_at,
+                })
+                .collect(),
+        })
+    }
+
+    /// Ends sessions of a principal: all, or the one named `id`. Your own need nothing
+    /// more; another principal's need `admin:write` and its privileges within yours.
+    pub async fn end_sessions(
+        &self,
+        caller: &Caller,
+        principal_id: &str,
+        id: Option<&str>,
+    ) -> Result<SessionsEnded> {
+        if principal_id != caller.principal_id {
+            caller.require(privilege::ADMIN_WRITE)?;
+            let index = self.read();
+            if !index.principals.contains_key(principal_id) {
+                return Err(Error::NotFound("principal"));
+            }
+            authz::may_act_on(
+                caller,
+                &index,
+                principal_id,
+                "end this principal's sessions",
+            )?;
+        }
+        if let Some(id) = id
+            && (id.len() != crate::store::SESSION_ID_LEN
+                || !id.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(Error::NotFound("session"));
+        }
+        // Recorded before it takes effect: an action whose audit write fails does not happen.
+        self.store
+            .append_audit(
+                vec![NewAudit {
+                    actor: caller.actor.clone(),
+                    action: "auth.sessions_end".into(),
+                    target: format!("principal:{principal_id}"),
+                    detail: json!({ "session": id }),
+                }],
+                now(),
+            )
+            .await?;
+        let ended = self.store.session_end(principal_id, id).await?;
+        if id.is_some() && ended == 0 {
+            return Err(Error::NotFound("session"));
+        }
+        Ok(SessionsEnded { ended })
+    }
+
     pub async fn logout(&self, credential: &str) -> Result<()> {
         if let Ok(key) = KeyRef::parse(credential)
             && key.prefix() == SESSION_PREFIX
@@ -849,6 +957,45 @@ impl Service {
     where
         F: FnOnce() -> Result<Planned>,
     {
+        let fingerprint = hex::encode(Sha256::digest(request));
+        self.run_with(caller, idempotency_key, fingerprint, plan)
+            .await
+    }
+
+    /// [`Service::run`] for a request that carries a password or a signing secret: its
+    /// idempotency fingerprint is an HMAC under a key that lives only in this process's
+    /// memory, so the database never holds a fast hash of the secret. (A retry that reaches
+    /// another replica, or this one after a restart, is refused as a different request,
+    /// never replayed.)
+    pub async fn run_sensitive<F>(
+        &self,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        request: &[u8],
+        plan: F,
+    ) -> Result<Outcome>
+    where
+        F: FnOnce() -> Result<Planned>,
+    {
+        use hmac::Mac;
+        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(self.fingerprint_key.as_slice())
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        mac.update(request);
+        let fingerprint = format!("hmac:{}", hex::encode(mac.finalize().into_bytes()));
+        self.run_with(caller, idempotency_key, fingerprint, plan)
+            .await
+    }
+
+    async fn run_with<F>(
+        &self,
+        caller: &Caller,
+        idempotency_key: Option<&str>,
+        hash: String,
+        plan: F,
+    ) -> Result<Outcome>
+    where
+        F: FnOnce() -> Result<Planned>,
+    {
         let Some(idem) = idempotency_key else {
             let planned = plan()?;
             return self.commit(planned, None).await;
@@ -860,7 +1007,6 @@ impl Service {
                 message: "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
             });
         }
-        let hash = hex::encode(Sha256::digest(request));
         let at = now();
         match self
             .store
@@ -1044,10 +1190,19 @@ impl Service {
                 "access profiles apply to API clients only",
             ));
         }
-        self.check_refs(&self.read(), &req.groups, &req.profiles)?;
+        let id = new_id();
+        {
+            let index = self.read();
+            self.check_refs(&index, &req.groups, &req.profiles)?;
+            caller.holds_all(
+                authz::privileges_of_groups(&index, &req.groups).iter(),
+                "put a principal into these groups",
+            )?;
+            authz::check_jwt_profiles_unshared(&index, &id, &req.profiles)?;
+        }
         let at = now();
         let p = Principal {
-            id: new_id(),
+            id,
             kind: req.kind,
             name: req.name,
             description: req.description,
@@ -1084,6 +1239,7 @@ impl Service {
             .map(|p| (**p).clone())
             .ok_or(Error::NotFound("principal"))?;
         let current = Self::check_version(p.version, expected)?;
+        authz::may_act_on(caller, &index, id, "change this principal")?;
         if let Some(name) = req.name {
             check_name("name", &name)?;
             p.name = name;
@@ -1110,6 +1266,10 @@ impl Service {
         // Only the lists sent are checked: a group deleted since is simply ignored elsewhere.
         if let Some(groups) = req.groups {
             self.check_refs(&index, &groups, &[])?;
+            caller.holds_all(
+                authz::privileges_of_groups(&index, &groups).iter(),
+                "put a principal into these groups",
+            )?;
             p.groups = groups;
         }
         if let Some(profiles) = req.profiles {
@@ -1120,19 +1280,28 @@ impl Service {
                 ));
             }
             self.check_refs(&index, &[], &profiles)?;
+            authz::check_jwt_profiles_unshared(&index, id, &profiles)?;
             p.profiles = profiles;
         }
         drop(index);
+        // A disabled principal's sessions end with the change, on every replica.
+        let end_sessions = if p.enabled {
+            vec![]
+        } else {
+            vec![id.to_owned()]
+        };
         p.version = current + 1;
         p.updated_at = now();
-        Ok(self.plan(
+        let mut planned = self.plan(
             caller,
             200,
             Object::Principal(p),
             Some(current),
             action,
             vec![],
-        ))
+        );
+        planned.mutation.end_sessions = end_sessions;
+        Ok(planned)
     }
 
     /// Deletes a principal and revokes all its keys.
@@ -1149,6 +1318,7 @@ impl Service {
             .get(id)
             .ok_or(Error::NotFound("principal"))?;
         Self::check_version(p.version, expected)?;
+        authz::may_act_on(caller, &index, id, "delete this principal")?;
         let at = now();
         let mut writes = vec![Write::Delete {
             kind: Kind::Principal,
@@ -1191,43 +1361,69 @@ impl Service {
                 at,
                 writes,
                 audit,
+                end_sessions: vec![id.to_owned()],
                 ..Mutation::default()
             },
         })
     }
 
-    /// Sets a user's password (Argon2id). Keys are not touched.
-    pub fn plan_set_password(
+    /// Sets a user's password (Argon2id) and ends the user's sessions; keys are not touched.
+    /// Your own password needs the current one (a credential never mints a stronger one:
+    /// a narrowed key cannot set a password and log in with everything); another user's
+    /// needs `admin:write` and that user's privileges within yours.
+    pub async fn set_password(
         &self,
         caller: &Caller,
         id: &str,
         req: SetPassword,
-    ) -> Result<Planned> {
-        if caller.principal_id != id {
-            caller.require(privilege::ADMIN_WRITE)?;
-        }
-        let password = Zeroizing::new(req.password);
+        idempotency_key: Option<&str>,
+        request: &[u8],
+    ) -> Result<Outcome> {
+        let SetPassword {
+            password,
+            current_password,
+        } = req;
+        let password = Zeroizing::new(password);
+        let current = current_password.map(Zeroizing::new);
         if password.chars().count() < 12 || password.len() > 1024 {
             return Err(Error::invalid("password", "must be 12 to 1024 characters"));
         }
-        let index = self.read();
-        let p = index
-            .principals
-            .get(id)
-            .ok_or(Error::NotFound("principal"))?;
-        if p.kind != PrincipalKind::User {
-            return Err(Error::invalid(
-                "password",
-                "only users log in with a password",
-            ));
+        let own = caller.principal_id == id;
+        {
+            let index = self.read();
+            let p = index
+                .principals
+                .get(id)
+                .ok_or(Error::NotFound("principal"))?;
+            if p.kind != PrincipalKind::User {
+                return Err(Error::invalid(
+                    "password",
+                    "only users log in with a password",
+                ));
+            }
+            if !own {
+                caller.require(privilege::ADMIN_WRITE)?;
+                authz::may_act_on(caller, &index, id, "set this user's password")?;
+            }
         }
-        let salt = SaltString::generate(&mut rand::rngs::OsRng);
-        let hash = self
-            .argon2
-            .hash_password(password.as_bytes(), &salt)
-            .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))?
-            .to_string();
-        Ok(Planned {
+        if own {
+            let Some(current) = current else {
+                return Err(Error::invalid(
+                    "current_password",
+                    "changing your own password needs the current one",
+                ));
+            };
+            let Some(stored) = self.store.password_hash(id).await? else {
+                return Err(Error::Forbidden(
+                    "you have no password yet: an administrator sets the first one".into(),
+                ));
+            };
+            if !self.password_matches(stored, current).await? {
+                return Err(Error::Forbidden("the current password is not right".into()));
+            }
+        }
+        let hash = self.hash_password(password).await?;
+        let planned = Planned {
             status: 200,
             body: json!({ "principal_id": id, "password_set": true }),
             replay_body: None,
@@ -1239,12 +1435,40 @@ impl Service {
                     actor: caller.actor.clone(),
                     action: "principal.set_password".into(),
                     target: format!("principal:{id}"),
-                    detail: json!({}),
+                    detail: json!({ "sessions_ended": true }),
                 }],
                 password: Some((id.to_owned(), hash)),
+                end_sessions: vec![id.to_owned()],
                 ..Mutation::default()
             },
+        };
+        self.run_sensitive(caller, idempotency_key, request, || Ok(planned))
+            .await
+    }
+
+    /// Argon2id of a new password, off the async runtime.
+    async fn hash_password(&self, password: Zeroizing<String>) -> Result<String> {
+        let argon2 = self.argon2.clone();
+        tokio::task::spawn_blocking(move || {
+            let salt = SaltString::generate(&mut rand::rngs::OsRng);
+            argon2
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
+                .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
         })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))?
+    }
+
+    /// Checks a password against a stored Argon2id PHC string, off the async runtime.
+    async fn password_matches(&self, stored: String, password: Zeroizing<String>) -> Result<bool> {
+        let argon2 = self.argon2.clone();
+        tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&stored)
+                .is_ok_and(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
+        })
+        .await
+        .map_err(|e| Error::Internal(e.to_string()))
     }
 
     // ---------------------------------------------------------------------------------------
@@ -1291,12 +1515,19 @@ impl Service {
         req: PatchGroup,
     ) -> Result<Planned> {
         caller.require(privilege::ADMIN_WRITE)?;
-        let mut g = self
-            .read()
-            .groups
-            .get(id)
-            .map(|g| (**g).clone())
-            .ok_or(Error::NotFound("group"))?;
+        let mut g = {
+            let index = self.read();
+            let g = index
+                .groups
+                .get(id)
+                .map(|g| (**g).clone())
+                .ok_or(Error::NotFound("group"))?;
+            caller.holds_all(
+                authz::group_privileges(&index, id).iter(),
+                "change this group",
+            )?;
+            g
+        };
         let current = Self::check_version(g.version, expected)?;
         if let Some(name) = req.name {
             check_name("name", &name)?;
@@ -1348,6 +1579,7 @@ impl Service {
         check_text("description", &req.description)?;
         check_tokens("privileges", &req.privileges)?;
         self.check_role_groups(&req.groups)?;
+        caller.holds_all(&req.privileges, "create a role with these privileges")?;
         let at = now();
         let r = Role {
             id: new_id(),
@@ -1377,6 +1609,7 @@ impl Service {
             .map(|r| (**r).clone())
             .ok_or(Error::NotFound("role"))?;
         let current = Self::check_version(r.version, expected)?;
+        caller.holds_all(&r.privileges, "change this role")?;
         if let Some(name) = req.name {
             check_name("name", &name)?;
             r.name = name;
@@ -1387,6 +1620,7 @@ impl Service {
         }
         if let Some(p) = req.privileges {
             check_tokens("privileges", &p)?;
+            caller.holds_all(&p, "give a role these privileges")?;
             r.privileges = p;
         }
         if let Some(g) = req.groups {
@@ -1465,12 +1699,23 @@ impl Service {
         req: PatchProfile,
     ) -> Result<Planned> {
         caller.require(privilege::ADMIN_WRITE)?;
-        let mut p = self
-            .read()
-            .profiles
-            .get(id)
-            .map(|p| p.profile.clone())
-            .ok_or(Error::NotFound("access profile"))?;
+        let (mut p, attached) = {
+            let index = self.read();
+            let p = index
+                .profiles
+                .get(id)
+                .map(|p| p.profile.clone())
+                .ok_or(Error::NotFound("access profile"))?;
+            // A profile decides what its clients' keys and tokens can do: changing it is
+            // acting on every client it is attached to.
+            let attached: Vec<String> = authz::principals_with_profile(&index, id)
+                .map(|c| c.id.clone())
+                .collect();
+            for client in &attached {
+                authz::may_act_on(caller, &index, client, "change this access profile")?;
+            }
+            (p, attached)
+        };
         let current = Self::check_version(p.version, expected)?;
         if let Some(name) = req.name {
             check_name("name", &name)?;
@@ -1500,6 +1745,13 @@ impl Service {
                 new.clone_from(old);
             }
             check_access_method(&m)?;
+            if matches!(m, AccessMethod::Jwt { .. }) && attached.len() > 1 {
+                return Err(Error::Conflict(
+                    "this access profile is attached to several API clients, and a JWT signing \
+                     secret identifies exactly one: use a profile per client"
+                        .into(),
+                ));
+            }
             p.access_method = m;
         }
         if let Some(list) = req.ip_allowlist {
@@ -1528,34 +1780,41 @@ impl Service {
     ) -> Result<Planned> {
         caller.require(privilege::ADMIN_WRITE)?;
         let index = self.read();
-        let (version, name) =
-            match kind {
-                Kind::Group => index
-                    .groups
+        let (version, name) = match kind {
+            Kind::Group => {
+                let g = index.groups.get(id).ok_or(Error::NotFound("group"))?;
+                caller.holds_all(
+                    authz::group_privileges(&index, id).iter(),
+                    "delete this group",
+                )?;
+                (g.version, g.name.clone())
+            }
+            Kind::Role => {
+                let r = index.roles.get(id).ok_or(Error::NotFound("role"))?;
+                caller.holds_all(&r.privileges, "delete this role")?;
+                (r.version, r.name.clone())
+            }
+            Kind::Profile => {
+                let p = index
+                    .profiles
                     .get(id)
-                    .map(|g| (g.version, g.name.clone()))
-                    .ok_or(Error::NotFound("group"))?,
-                Kind::Role => index
-                    .roles
-                    .get(id)
-                    .map(|r| (r.version, r.name.clone()))
-                    .ok_or(Error::NotFound("role"))?,
-                Kind::Profile => {
-                    let p = index
-                        .profiles
-                        .get(id)
-                        .ok_or(Error::NotFound("access profile"))?;
-                    if index.keys.values().any(|k| {
-                        k.key.profile_id.as_deref() == Some(id) && k.key.revoked_at.is_none()
-                    }) {
-                        return Err(Error::Conflict(
-                            "the access profile is still applied to keys".into(),
-                        ));
-                    }
-                    (p.profile.version, p.profile.name.clone())
+                    .ok_or(Error::NotFound("access profile"))?;
+                if index
+                    .keys
+                    .values()
+                    .any(|k| k.key.profile_id.as_deref() == Some(id) && k.key.revoked_at.is_none())
+                {
+                    return Err(Error::Conflict(
+                        "the access profile is still applied to keys".into(),
+                    ));
                 }
-                _ => return Err(Error::NotFound("object")),
-            };
+                for client in authz::principals_with_profile(&index, id) {
+                    authz::may_act_on(caller, &index, &client.id, "delete this access profile")?;
+                }
+                (p.profile.version, p.profile.name.clone())
+            }
+            _ => return Err(Error::NotFound("object")),
+        };
         Self::check_version(version, expected)?;
         Ok(Planned {
             status: 200,
@@ -1616,7 +1875,7 @@ impl Service {
         &self,
         caller: &Caller,
         principal_id: &str,
-        req: CreateKey,
+        mut req: CreateKey,
     ) -> Result<Planned> {
         caller.require_key_access(principal_id)?;
         let index = self.read();
@@ -1624,6 +1883,12 @@ impl Service {
             .principals
             .get(principal_id)
             .ok_or(Error::NotFound("principal"))?;
+        // A key made with a key inherits every restriction the request does not narrow.
+        if principal_id == caller.principal_id
+            && let Some(bound) = &caller.key
+        {
+            authz::inherit(&index, &mut req, bound);
+        }
         check_name("name", &req.name)?;
         check_text("description", &req.description)?;
         check_tokens("scopes", &req.scopes)?;
@@ -1715,6 +1980,7 @@ impl Service {
             updated_at: at,
             version: 1,
         };
+        authz::may_manage_key(caller, &self.read(), &key)?;
         let mut planned = self.plan(
             caller,
             201,
@@ -1745,7 +2011,7 @@ impl Service {
     ) -> Result<(Key, i64)> {
         let index = self.read();
         let entry = index.keys.get(id).ok_or(Error::NotFound("key"))?;
-        caller.require_key_access(&entry.key.principal_id)?;
+        authz::may_manage_key(caller, &index, &entry.key)?;
         let current = Self::check_version(entry.key.version, expected)?;
         Ok((entry.key.clone(), current))
     }
@@ -1811,6 +2077,9 @@ impl Service {
         if let Some(q) = req.allow_query_param {
             k.allow_query_param = q;
         }
+        // The key as it would be after the change must be within the caller's power too:
+        // a key patching itself (or a sibling) can only narrow it.
+        authz::may_manage_key(caller, &self.read(), &k)?;
         k.version = current + 1;
         k.updated_at = now();
         Ok(self.plan(caller, 200, Object::Key(k), Some(current), action, vec![]))
@@ -1929,7 +2198,8 @@ impl Service {
         new.version = 1;
         new.revoked_at = None;
         new.last_used_at = None;
-        new.enabled = true;
+        // The successor keeps `enabled` and every restriction: rotating a disabled key
+        // gives a disabled successor.
         old.replaced_by = Some(new.id.clone());
         old.slot = None;
         old.version = current + 1;
@@ -2104,6 +2374,8 @@ impl Service {
             actor: "system".into(),
             principal_id: String::new(),
             privileges: BTreeSet::new(),
+            key: None,
+            session_id: None,
         };
         let group = Group {
             id: new_id(),

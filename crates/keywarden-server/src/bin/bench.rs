@@ -145,6 +145,17 @@ impl Store for Counting {
         self.hit();
         self.inner.session_delete(d).await
     }
+    async fn session_list(
+        &self,
+        p: &str,
+    ) -> Result<Vec<keywarden_server::store::SessionRow>, StoreError> {
+        self.hit();
+        self.inner.session_list(p).await
+    }
+    async fn session_end(&self, p: &str, id: Option<&str>) -> Result<u64, StoreError> {
+        self.hit();
+        self.inner.session_end(p, id).await
+    }
     async fn record_usage(&self, u: Vec<(String, Timestamp)>) -> Result<(), StoreError> {
         // Last-used times are flushed in the background every few seconds: not counted.
         self.inner.record_usage(u).await

@@ -77,8 +77,22 @@ pub struct Mutation {
     pub audit: Vec<NewAudit>,
     /// `(principal id, Argon2id PHC string)`.
     pub password: Option<(String, String)>,
+    /// Principals whose sessions end with this change (password change, disable, delete).
+    pub end_sessions: Vec<String>,
     pub idempotency: Option<IdemDone>,
 }
+
+/// A session as listed to its owner: an id (the first 16 hex digits of the token's
+/// digest: enough to name it, useless to use it) and its times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// Length of a session id: a prefix of the token's hex digest.
+pub const SESSION_ID_LEN: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdemBegin {
@@ -140,6 +154,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     async fn session_get(&self, digest: &str) -> Result<Option<(String, Timestamp)>, StoreError>;
     async fn session_delete(&self, digest: &str) -> Result<(), StoreError>;
+    /// A principal's sessions that have not expired, newest first.
+    async fn session_list(&self, principal_id: &str) -> Result<Vec<SessionRow>, StoreError>;
+    /// Ends a principal's sessions: all of them, or the one whose id is `id`. Returns how many.
+    async fn session_end(&self, principal_id: &str, id: Option<&str>) -> Result<u64, StoreError>;
     async fn record_usage(&self, usage: Vec<(String, Timestamp)>) -> Result<(), StoreError>;
     /// Forgets Idempotency-Key records created before `idempotency_before` and expired sessions.
     async fn prune(&self, idempotency_before: Timestamp, now: Timestamp) -> Result<(), StoreError>;

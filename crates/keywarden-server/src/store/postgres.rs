@@ -12,8 +12,8 @@ use tokio_postgres::error::SqlState;
 
 use super::sqlite::idem_outcome;
 use super::{
-    AuditQuery, IdemBegin, Mutation, NewAudit, Snapshot, Store, StoreError, Write, decode_audit,
-    decode_change, decode_object,
+    AuditQuery, IdemBegin, Mutation, NewAudit, SessionRow, Snapshot, Store, StoreError, Write,
+    decode_audit, decode_change, decode_object,
 };
 use crate::model::{AuditEntry, Change, Object};
 
@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         2,
         include_str!("../../migrations/postgres/0002_expiry_indexes.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_session_owners.sql"),
     ),
 ];
 /// Serializes writers (change sequence order) and migrations across replicas.
@@ -349,6 +353,11 @@ impl Store for PgStore {
                 at: m.at,
             });
         }
+        for principal in &m.end_sessions {
+            tx.execute("DELETE FROM sessions WHERE principal_id = $1", &[principal])
+                .await
+                .map_err(backend)?;
+        }
         if let Some((principal, hash)) = &m.password {
             tx.execute(
                 "INSERT INTO passwords (principal_id, hash, updated_at) VALUES ($1, $2, $3)
@@ -489,8 +498,8 @@ impl Store for PgStore {
         let client = self.pool.get().await.map_err(pool_err)?;
         client
             .execute(
-                "INSERT INTO sessions (digest, principal_id, expires_at) VALUES ($1, $2, $3)",
-                &[&digest, &principal_id, &expires_at],
+                "INSERT INTO sessions (digest, principal_id, expires_at, created_at) VALUES ($1, $2, $3, $4)",
+                &[&digest, &principal_id, &expires_at, &keywarden_core::now()],
             )
             .await
             .map_err(backend)?;
@@ -523,6 +532,49 @@ impl Store for PgStore {
             .await
             .map_err(backend)?;
         Ok(())
+    }
+
+    async fn session_list(&self, principal_id: &str) -> Result<Vec<SessionRow>, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let rows = client
+            .query(
+                "SELECT left(digest, 16), created_at, expires_at FROM sessions
+                 WHERE principal_id = $1 AND expires_at > $2 ORDER BY created_at DESC, digest",
+                &[&principal_id, &keywarden_core::now()],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| SessionRow {
+                id: r.get(0),
+                created_at: r.get(1),
+                expires_at: r.get(2),
+            })
+            .collect())
+    }
+
+    async fn session_end(&self, principal_id: &str, id: Option<&str>) -> Result<u64, StoreError> {
+        let client = self.pool.get().await.map_err(pool_err)?;
+        let n =
+            match id {
+                Some(id) => client
+                    .execute(
+                        "DELETE FROM sessions WHERE principal_id = $1 AND left(digest, 16) = $2",
+                        &[&principal_id, &id],
+                    )
+                    .await,
+                None => {
+                    client
+                        .execute(
+                            "DELETE FROM sessions WHERE principal_id = $1",
+                            &[&principal_id],
+                        )
+                        .await
+                }
+            }
+            .map_err(backend)?;
+        Ok(n)
     }
 
     async fn record_usage(&self, usage: Vec<(String, Timestamp)>) -> Result<(), StoreError> {

@@ -12,8 +12,8 @@ use keywarden_core::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::{
-    AuditQuery, IdemBegin, Mutation, NewAudit, Snapshot, Store, StoreError, Write, decode_audit,
-    decode_change, decode_object,
+    AuditQuery, IdemBegin, Mutation, NewAudit, SessionRow, Snapshot, Store, StoreError, Write,
+    decode_audit, decode_change, decode_object,
 };
 use crate::model::{AuditEntry, Change, Object};
 
@@ -22,6 +22,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         2,
         include_str!("../../migrations/sqlite/0002_expiry_indexes.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/sqlite/0003_session_owners.sql"),
     ),
 ];
 
@@ -38,8 +42,45 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
+/// Creates the database file 0600, or narrows an existing one to 0600.
+#[cfg(unix)]
+fn restrict_permissions(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let io = |e: std::io::Error| StoreError::Backend(format!("{}: {e}", path.display()));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    let sibling = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    for file in [path.to_path_buf(), sibling("-wal"), sibling("-shm")] {
+        match std::fs::metadata(&file) {
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(io)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_permissions(_path: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
 impl SqliteStore {
+    /// Opens (or creates) the database file. The file is readable by its owner only
+    /// (0600, also when it existed with wider permissions); SQLite gives its `-wal` and
+    /// `-shm` files the database file's permissions.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        restrict_permissions(path)?;
         let conn = Connection::open(path).map_err(backend)?;
         Self::init(conn)
     }
@@ -279,6 +320,10 @@ impl Store for SqliteStore {
                 )
                 .map_err(backend)?;
             }
+            for principal in &m.end_sessions {
+                tx.execute("DELETE FROM sessions WHERE principal_id = ?1", params![principal])
+                    .map_err(backend)?;
+            }
             if let Some(done) = &m.idempotency {
                 tx.execute(
                     "UPDATE idempotency SET state = 'done', status = ?1, body = ?2 WHERE actor = ?3 AND key = ?4",
@@ -411,8 +456,8 @@ impl Store for SqliteStore {
         let (digest, id) = (digest.to_owned(), principal_id.to_owned());
         self.run(move |conn| {
             conn.execute(
-                "INSERT INTO sessions (digest, principal_id, expires_at) VALUES (?1, ?2, ?3)",
-                params![digest, id, expires_at],
+                "INSERT INTO sessions (digest, principal_id, expires_at, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![digest, id, expires_at, keywarden_core::now()],
             )
             .map_err(backend)?;
             conn.execute(
@@ -445,6 +490,48 @@ impl Store for SqliteStore {
             conn.execute("DELETE FROM sessions WHERE digest = ?1", params![digest])
                 .map_err(backend)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn session_list(&self, principal_id: &str) -> Result<Vec<SessionRow>, StoreError> {
+        let id = principal_id.to_owned();
+        self.run(move |conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT substr(digest, 1, 16), created_at, expires_at FROM sessions
+                     WHERE principal_id = ?1 AND expires_at > ?2 ORDER BY created_at DESC, digest",
+                )
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map(params![id, keywarden_core::now()], |r| {
+                    Ok(SessionRow {
+                        id: r.get(0)?,
+                        created_at: r.get(1)?,
+                        expires_at: r.get(2)?,
+                    })
+                })
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+        .await
+    }
+
+    async fn session_end(&self, principal_id: &str, id: Option<&str>) -> Result<u64, StoreError> {
+        let (principal, id) = (principal_id.to_owned(), id.map(str::to_owned));
+        self.run(move |conn| {
+            let n = match id {
+                Some(id) => conn.execute(
+                    "DELETE FROM sessions WHERE principal_id = ?1 AND substr(digest, 1, 16) = ?2",
+                    params![principal, id],
+                ),
+                None => conn.execute(
+                    "DELETE FROM sessions WHERE principal_id = ?1",
+                    params![principal],
+                ),
+            }
+            .map_err(backend)?;
+            Ok(n as u64)
         })
         .await
     }

@@ -91,9 +91,11 @@ async fn logs_hold_no_secrets() {
         .await
         .unwrap();
     let admin_id = principals[0]["id"].as_str().unwrap();
+    // Through the session: a key may only make keys within its own restrictions, and the
+    // admin key may not be sent in a URL.
     let issued: Value = http
         .post(format!("{base}/v1/principals/{admin_id}/keys"))
-        .bearer_auth(&admin_key)
+        .bearer_auth(&token)
         .json(&json!({ "name": "k", "allow_query_param": true }))
         .send()
         .await

@@ -92,7 +92,7 @@ async fn reopening_keeps_state_and_runs_no_migration_twice() {
     let n: i64 = conn
         .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(n, 2, "each migration applied once");
+    assert_eq!(n, 3, "each migration applied once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
