@@ -17,6 +17,13 @@ export RUST_BACKTRACE=1
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# Every test that needs a real part (Secret Service, PostgreSQL, nginx) fails when it is
+# missing, and records each use here; the run ends by counting them.
+export KEYWARDEN_REQUIRE_REAL_PARTS=1
+parts_log=$(mktemp "${TMPDIR:-/tmp}/kw-real-parts.XXXXXX")
+export KEYWARDEN_REAL_PARTS_LOG="$parts_log"
+e2e_log=$(mktemp "${TMPDIR:-/tmp}/kw-e2e.XXXXXX")
+
 step "Installing what is missing"
 bash scripts/setup.sh
 
@@ -34,7 +41,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Starting a private PostgreSQL"
 KEYWARDEN_TEST_POSTGRES_URL=$(bash scripts/pg.sh start)
 export KEYWARDEN_TEST_POSTGRES_URL
-trap 'bash "$root/scripts/pg.sh" stop >/dev/null 2>&1 || true' EXIT
+trap 'bash "$root/scripts/pg.sh" stop >/dev/null 2>&1 || true; rm -f "$parts_log" "$e2e_log"' EXIT
 
 step "Rust tests (with a private, unlocked Secret Service)"
 bash scripts/with-keyring.sh cargo test --workspace --locked --no-fail-fast
@@ -42,9 +49,30 @@ bash scripts/with-keyring.sh cargo test --workspace --locked --no-fail-fast
 step "UI type check and unit tests"
 (cd ui && npx --no-install tsc --noEmit && npm test --silent)
 
+webdriver=skipped
 if [[ -z "${KEYWARDEN_SKIP_E2E:-}" ]]; then
   step "WebDriver tests of the desktop window"
-  bash scripts/e2e.sh
+  bash scripts/e2e.sh 2>&1 | tee "$e2e_log"
+  # node's test runner ends each file with "ℹ pass N".
+  webdriver=$(sed -n 's/^ℹ pass \([0-9][0-9]*\)$/\1/p' "$e2e_log" | awk '{ n += $1 } END { print n + 0 }')
+fi
+
+step "Tests that ran against real parts"
+used() { awk -F'\t' -v part="$1" '$1 == "used" && $2 == part' "$parts_log" | wc -l | tr -d ' '; }
+secret_service=$(used "Secret Service")
+postgres=$(used "PostgreSQL")
+nginx=$(used "nginx")
+skipped=$(awk -F'\t' '$1 == "skipped"' "$parts_log" | wc -l | tr -d ' ')
+echo "Secret Service: $secret_service · PostgreSQL: $postgres · nginx: $nginx · WebDriver: $webdriver · skipped: $skipped"
+for pair in "Secret Service=$secret_service" "PostgreSQL=$postgres" "nginx=$nginx" "WebDriver=$webdriver"; do
+  if [[ "${pair#*=}" == 0 ]]; then
+    echo "no test ran against ${pair%%=*}: a setup step must have failed" >&2
+    exit 1
+  fi
+done
+if [[ "$skipped" != 0 ]]; then
+  echo "$skipped tests skipped a real part" >&2
+  exit 1
 fi
 
 step "All tests passed"

@@ -93,13 +93,10 @@ impl Kw {
     }
 }
 
-/// Whether the real Secret Service is available to this test run.
+/// Whether the real Secret Service is available to this test run; under the test command
+/// and CI its absence fails the test.
 pub fn secret_service() -> bool {
-    let on = std::env::var_os("KEYWARDEN_TEST_SECRET_SERVICE").is_some();
-    if !on {
-        eprintln!("SKIPPED: no private Secret Service; run under scripts/with-keyring.sh");
-    }
-    on
+    keywarden_testkit::secret_service()
 }
 
 /// Every file under `dir`, recursively.

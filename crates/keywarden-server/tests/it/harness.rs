@@ -31,12 +31,7 @@ macro_rules! both_backends {
 
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn postgres() {
-                    if $crate::harness::pg_url().is_none() {
-                        $crate::harness::skip(&format!(
-                            "{}::postgres: set {} (scripts/pg.sh start)",
-                            module_path!(),
-                            $crate::harness::PG_ENV
-                        ));
+                    if keywarden_testkit::postgres().is_none() {
                         return;
                     }
                     super::$name($crate::harness::Backend::Postgres).await;
@@ -44,13 +39,6 @@ macro_rules! both_backends {
             }
         )*
     };
-}
-
-/// Says loudly that a test was skipped. Written to the process's standard error directly,
-/// so the test harness's output capture does not swallow it.
-pub fn skip(why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "\n*** SKIPPED {why} ***");
 }
 
 pub fn pg_url() -> Option<String> {

@@ -152,10 +152,7 @@ async fn start_nginx(dir: &Path, keywarden: &str, upstream: u16) -> Nginx {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_auth_request_enforces_keys() {
-    if !Path::new(NGINX).exists() {
-        crate::harness::skip(&format!(
-            "nginx test: {NGINX} is missing; install the Debian package nginx-light (or nginx)"
-        ));
+    if keywarden_testkit::nginx().is_none() {
         return;
     }
     let s = TestServer::start_with(Backend::Sqlite, |c| c.basic_user = "haplo".into()).await;

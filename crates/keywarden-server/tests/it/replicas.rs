@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::harness::{PG_ENV, fresh_pg_database, pg_url};
+use crate::harness::fresh_pg_database;
 
 const BIN: &str = env!("CARGO_BIN_EXE_keywarden-server");
 
@@ -115,10 +115,7 @@ async fn admin(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disable_on_one_replica_is_enforced_by_the_other_within_one_second() {
-    if pg_url().is_none() {
-        crate::harness::skip(&format!(
-            "two-replica test: needs PostgreSQL; set {PG_ENV} (scripts/pg.sh start)"
-        ));
+    if keywarden_testkit::postgres().is_none() {
         return;
     }
     let database = fresh_pg_database().await;

@@ -145,11 +145,7 @@ async fn health_and_openapi_describe_the_service() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_tables_hold_no_raw_key() {
-    if crate::harness::pg_url().is_none() {
-        crate::harness::skip(&format!(
-            "postgres_tables_hold_no_raw_key: set {}",
-            crate::harness::PG_ENV
-        ));
+    if keywarden_testkit::postgres().is_none() {
         return;
     }
     let s = TestServer::start(Backend::Postgres).await;

@@ -5,12 +5,9 @@ use keywarden_vault::keychain::KeychainStore;
 
 use crate::value;
 
+/// The real Secret Service; under the test command and CI its absence fails the test.
 fn available() -> bool {
-    let on = std::env::var_os("KEYWARDEN_TEST_SECRET_SERVICE").is_some();
-    if !on {
-        eprintln!("SKIPPED: no private Secret Service; run under scripts/with-keyring.sh");
-    }
-    on
+    keywarden_testkit::secret_service()
 }
 
 #[test]
