@@ -33,7 +33,7 @@ APT_PACKAGES=(
   # running the window headless, looking at it and driving it
   xvfb xauth imagemagick xdotool webkit2gtk-driver
   # the key server's deployments and their tests
-  nginx-light postgresql curl wrk
+  nginx-light postgresql curl wrk openssl
 )
 
 installed() { dpkg-query -W -f='${Status}\n' "$1" 2>/dev/null | grep -q '^install ok installed$'; }

@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use keywarden_core::Timestamp;
 use keywarden_keys::KeyDigest;
 
+use crate::jwt::{JwtKey, KeyError};
 use crate::model::{AccessProfile, Change, Group, Key, Kind, Object, Principal, Privileges, Role};
 
 /// A key as the verifier needs it: the stored object plus parsed rules.
@@ -31,6 +32,44 @@ pub struct KeyEntry {
 pub struct ProfileEntry {
     pub profile: AccessProfile,
     pub networks: Vec<IpNet>,
+    /// For a JWT access method: its verification key, parsed once when the profile
+    /// enters the index; an error when the stored key material cannot verify anything
+    /// (its tokens are then refused). `None` for other access methods.
+    pub jwt: Option<Result<JwtKey, KeyError>>,
+    /// The rate-limiter bucket of tokens verified with this profile's key (one client per key).
+    pub jwt_bucket: String,
+}
+
+impl ProfileEntry {
+    pub fn new(profile: AccessProfile) -> Self {
+        let networks = profile
+            .ip_allowlist
+            .iter()
+            .filter_map(|n| parse_network(n))
+            .collect();
+        let jwt = JwtKey::for_method(&profile.access_method);
+        if let Some(Err(e)) = &jwt {
+            tracing::error!(profile_id = %profile.id, field = e.field,
+                "stored JWT access method cannot verify tokens; they are refused");
+        }
+        let jwt_bucket = format!("jwt:{}", profile.id);
+        ProfileEntry {
+            profile,
+            networks,
+            jwt,
+            jwt_bucket,
+        }
+    }
+}
+
+/// Whom an access profile is attached to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attached {
+    /// Exactly one principal: for a JWT profile, the only one its secret or key identifies.
+    One(String),
+    /// Two or more principals (data from before one JWT profile per client was enforced):
+    /// a JWT signed with its key could be any of them, so the verifier accepts none.
+    Several,
 }
 
 /// Parses an allowlist entry: an address (`10.0.0.1`, `::1`) or a CIDR range.
@@ -61,6 +100,8 @@ pub struct Index {
     /// First 16 bytes of the digest → key id. The full digest is compared in constant time after the lookup.
     by_digest: HashMap<[u8; 16], Arc<KeyEntry>>,
     privileges: HashMap<String, Arc<Privileges>>,
+    /// Profile id → the principals it is attached to.
+    attached: HashMap<String, Attached>,
     deleted: HashSet<(Kind, String)>,
     /// The last change-feed sequence number read from the store.
     pub seq: i64,
@@ -87,6 +128,7 @@ impl Index {
             }
         }
         index.recompute_privileges();
+        index.recompute_attachments();
         index
     }
 
@@ -102,6 +144,11 @@ impl Index {
             .get(principal_id)
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Whom the profile is attached to (`None`: nobody).
+    pub fn attached_to(&self, profile_id: &str) -> Option<&Attached> {
+        self.attached.get(profile_id)
     }
 
     pub fn key_count(&self) -> usize {
@@ -121,6 +168,7 @@ impl Index {
     /// Applies changes from the feed or from this replica's own writes.
     pub fn apply(&mut self, changes: &[Change]) {
         let mut privileges_changed = false;
+        let mut attachments_changed = false;
         for change in changes {
             if self.deleted.contains(&(change.kind, change.id.clone())) {
                 continue;
@@ -134,10 +182,12 @@ impl Index {
                         continue;
                     }
                     privileges_changed |= change.kind != Kind::Key && change.kind != Kind::Profile;
+                    attachments_changed |= change.kind == Kind::Principal;
                     self.put(object.clone());
                 }
                 None => {
                     privileges_changed |= change.kind != Kind::Key && change.kind != Kind::Profile;
+                    attachments_changed |= change.kind == Kind::Principal;
                     self.remove(change.kind, &change.id);
                     self.deleted.insert((change.kind, change.id.clone()));
                 }
@@ -145,6 +195,9 @@ impl Index {
         }
         if privileges_changed {
             self.recompute_privileges();
+        }
+        if attachments_changed {
+            self.recompute_attachments();
         }
     }
 
@@ -160,18 +213,8 @@ impl Index {
                 self.roles.insert(r.id.clone(), Arc::new(r));
             }
             Object::Profile(p) => {
-                let networks = p
-                    .ip_allowlist
-                    .iter()
-                    .filter_map(|n| parse_network(n))
-                    .collect();
-                self.profiles.insert(
-                    p.id.clone(),
-                    Arc::new(ProfileEntry {
-                        profile: p,
-                        networks,
-                    }),
-                );
+                self.profiles
+                    .insert(p.id.clone(), Arc::new(ProfileEntry::new(p)));
             }
             Object::Key(k) => {
                 let Some(digest) = KeyDigest::from_hex(&k.digest) else {
@@ -246,5 +289,27 @@ impl Index {
             privileges.insert(principal.id.clone(), Arc::new(set));
         }
         self.privileges = privileges;
+    }
+
+    fn recompute_attachments(&mut self) {
+        let mut attached: HashMap<String, Attached> = HashMap::new();
+        for principal in self.principals.values() {
+            for profile in &principal.profiles {
+                match attached.get_mut(profile) {
+                    None => {
+                        attached.insert(profile.clone(), Attached::One(principal.id.clone()));
+                    }
+                    Some(Attached::One(first)) if *first == principal.id => {}
+                    Some(other) => *other = Attached::Several,
+                }
+            }
+        }
+        for (id, a) in &attached {
+            if *a == Attached::Several && self.profiles.get(id).is_some_and(|p| p.jwt.is_some()) {
+                tracing::warn!(profile_id = %id,
+                    "JWT access profile attached to several principals; its tokens are refused");
+            }
+        }
+        self.attached = attached;
     }
 }

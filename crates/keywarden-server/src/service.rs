@@ -579,42 +579,13 @@ fn check_policy(field: &str, policy: &Option<RatePolicy>) -> Result<()> {
     Ok(())
 }
 
+/// A JWT access method must be able to verify tokens: a known signing method, an HMAC
+/// secret of at least 32 characters, or a PEM public key of the method's family.
 fn check_access_method(method: &AccessMethod) -> Result<()> {
-    if let AccessMethod::Jwt {
-        signing_method,
-        secret,
-        public_key,
-    } = method
-    {
-        let symmetric = matches!(signing_method.as_str(), "HS256" | "HS384" | "HS512");
-        let asymmetric = matches!(
-            signing_method.as_str(),
-            "RS256" | "RS384" | "RS512" | "ES256" | "ES384" | "EdDSA"
-        );
-        if !symmetric && !asymmetric {
-            return Err(Error::invalid(
-                "access_method.signing_method",
-                "one of HS256/384/512, RS256/384/512, ES256/384, EdDSA",
-            ));
-        }
-        if symmetric && secret.as_deref().is_none_or(|s| s.len() < 32) {
-            return Err(Error::invalid(
-                "access_method.secret",
-                "an HMAC signing method needs a secret of at least 32 characters",
-            ));
-        }
-        if asymmetric
-            && public_key
-                .as_deref()
-                .is_none_or(|k| !k.contains("PUBLIC KEY"))
-        {
-            return Err(Error::invalid(
-                "access_method.public_key",
-                "an asymmetric signing method needs a PEM public key",
-            ));
-        }
+    match crate::jwt::JwtKey::for_method(method) {
+        Some(Err(e)) => Err(Error::invalid(e.field, e.message)),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Checks a digest and display prefix sent by a client that generated its key offline.

@@ -16,9 +16,9 @@ use keywarden_keys::{KeyDigest, KeyRef, MAX_KEY_LEN};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::index::{Index, KeyEntry, address_allowed};
+use crate::index::{Index, KeyEntry, ProfileEntry, address_allowed};
 use crate::limits::{FailureThrottle, RateLimiter, retry_after_secs};
-use crate::model::{AccessMethod, Principal, PrincipalKind, Privileges, privilege};
+use crate::model::{Principal, PrincipalKind, Privileges, privilege};
 
 /// Why a request was allowed or refused, as callers see it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -95,10 +95,16 @@ pub enum Cause {
     Revoked,
     Expired,
     PrincipalGone,
+    /// A JWT whose profile is attached to several principals: its key cannot tell them apart.
+    JwtProfileShared,
+    /// A JWT for a profile whose stored secret or public key cannot verify anything.
+    JwtKeyUnusable,
     Refused(Reason),
 }
 
-const CAUSES: usize = 6 + REASONS.len();
+/// Causes before the `Refused(_)` ones.
+const FIXED_CAUSES: usize = 8;
+const CAUSES: usize = FIXED_CAUSES + REASONS.len();
 
 impl Cause {
     fn slot(self) -> usize {
@@ -109,23 +115,30 @@ impl Cause {
             Cause::Revoked => 3,
             Cause::Expired => 4,
             Cause::PrincipalGone => 5,
-            Cause::Refused(r) => 6 + r as usize,
+            Cause::JwtProfileShared => 6,
+            Cause::JwtKeyUnusable => 7,
+            Cause::Refused(r) => FIXED_CAUSES + r as usize,
         }
     }
 
     fn name(slot: usize) -> &'static str {
-        const NAMES: [&str; 6] = [
+        const NAMES: [&str; FIXED_CAUSES] = [
             "missing",
             "malformed",
             "unknown",
             "revoked",
             "expired",
             "principal_gone",
+            "jwt_profile_shared",
+            "jwt_key_unusable",
         ];
-        if slot < 6 {
+        if slot < FIXED_CAUSES {
             NAMES[slot]
         } else {
-            REASONS.get(slot - 6).map(|r| r.as_str()).unwrap_or("other")
+            REASONS
+                .get(slot - FIXED_CAUSES)
+                .map(|r| r.as_str())
+                .unwrap_or("other")
         }
     }
 }
@@ -507,8 +520,11 @@ impl Verifier {
         }
     }
 
-    /// A JWT from an API client whose access profile uses the JWT access method:
-    /// `sub` names the client, the signature must verify with one of its profiles' secrets.
+    /// A JWT from an API client whose access profile uses the JWT access method. `sub`
+    /// names the client; the token must verify with the key of one of its JWT profiles,
+    /// with the algorithm pinned to that profile's signing method, and that profile must
+    /// be attached to this client alone (a key shared by two clients identifies neither).
+    /// Order: header and `sub` (no trust), client, profile, signature, then the rules.
     fn decide_jwt(
         &self,
         token: &str,
@@ -516,32 +532,75 @@ impl Verifier {
         now: Timestamp,
         instant: Instant,
     ) -> Decision {
+        use crate::index::Attached;
+        use crate::jwt::Refusal;
         let invalid = |cause| Decision::refused(Reason::InvalidKey, cause);
         let refuse = |reason| Decision::refused(reason, Cause::Refused(reason));
-        let Some(parsed) = crate::jwt::parse(token) else {
+        let mut payload = Vec::new();
+        let Some(unverified) = crate::jwt::peek(token, &mut payload) else {
             return invalid(Cause::Malformed);
         };
-        let index = self.index.read().unwrap_or_else(|p| p.into_inner());
-        let Some(principal) = index.principals.get(&parsed.claims.sub) else {
-            return invalid(Cause::Unknown);
+        // Under the index lock: the client and the profiles whose key may verify the token.
+        // The signature is checked after the lock is released (an RSA or ECDSA check is
+        // slow enough to hold up the index's writers).
+        // `cause` is the true cause if no profile accepts the token, see `cause_max`.
+        let (principal, privileges, candidates, mut cause) = {
+            let index = self.index.read().unwrap_or_else(|p| p.into_inner());
+            let Some(principal) = index.principals.get(unverified.sub.as_ref()) else {
+                return invalid(Cause::Unknown);
+            };
+            if principal.kind != PrincipalKind::ApiClient {
+                return invalid(Cause::Unknown);
+            }
+            let mut cause = Cause::Unknown;
+            let mut candidates: Vec<Arc<ProfileEntry>> = Vec::new();
+            for entry in principal
+                .profiles
+                .iter()
+                .filter_map(|id| index.profiles.get(id))
+            {
+                match &entry.jwt {
+                    Some(Ok(key)) if key.algorithm == unverified.alg => {}
+                    Some(Err(_)) => {
+                        cause = cause_max(cause, Cause::JwtKeyUnusable);
+                        continue;
+                    }
+                    _ => continue,
+                }
+                let alone = matches!(index.attached_to(&entry.profile.id),
+                    Some(Attached::One(only)) if *only == principal.id);
+                if !alone {
+                    cause = cause_max(cause, Cause::JwtProfileShared);
+                    continue;
+                }
+                candidates.push(Arc::clone(entry));
+            }
+            (
+                Arc::clone(principal),
+                index.privileges_of(&principal.id),
+                candidates,
+                cause,
+            )
         };
-        if principal.kind != PrincipalKind::ApiClient {
-            return invalid(Cause::Unknown);
+        let mut accepted = None;
+        for entry in candidates {
+            let Some(Ok(key)) = &entry.jwt else { continue };
+            match key.verify(token, now) {
+                Ok(claims) if claims.sub == principal.id => {
+                    accepted = Some(entry);
+                    break;
+                }
+                Ok(_) | Err(Refusal::Claims) => cause = cause_max(cause, Cause::Malformed),
+                Err(Refusal::Time) => cause = cause_max(cause, Cause::Expired),
+                Err(Refusal::Signature) => {}
+            }
         }
-        let profile = principal.profiles.iter().filter_map(|id| index.profiles.get(id)).find(|p| {
-            matches!(&p.profile.access_method, AccessMethod::Jwt { signing_method, secret: Some(secret), .. }
-                if *signing_method == parsed.alg && crate::jwt::signature_valid(&parsed, secret.as_bytes()))
-        });
-        let Some(profile) = profile.map(Arc::clone) else {
-            return invalid(Cause::Unknown);
+        let Some(profile) = accepted else {
+            return invalid(cause);
         };
-        if !parsed.claims.time_valid(now) {
-            return invalid(Cause::Expired);
-        }
         if !principal.enabled {
             return refuse(Reason::PrincipalDisabled);
         }
-        let privileges = index.privileges_of(&principal.id);
         if !privileges.contains(privilege::KEY_USE) {
             return refuse(Reason::PrincipalNotPermitted);
         }
@@ -568,12 +627,9 @@ impl Verifier {
         {
             return refuse(Reason::ScopeNotGranted);
         }
+        // One client per profile key, so the profile's bucket is the client's.
         if let Some(policy) = profile.profile.policy
-            && let Err(wait) = self.limiter.check(
-                &format!("jwt:{}:{}", principal.id, profile.profile.id),
-                policy,
-                instant,
-            )
+            && let Err(wait) = self.limiter.check(&profile.jwt_bucket, policy, instant)
         {
             let mut d = refuse(Reason::RateLimited);
             d.retry_after = Some(retry_after_secs(wait));
@@ -582,12 +638,28 @@ impl Verifier {
         Decision {
             reason: Reason::Ok,
             cause: None,
-            principal: Some(Arc::clone(principal)),
+            principal: Some(principal),
             key: None,
             scopes,
             retry_after: None,
         }
     }
+}
+
+/// The more telling of two causes of a refused JWT (a token signed with the right key
+/// but expired says more than an unknown signature; a shared profile more than both).
+fn cause_max(a: Cause, b: Cause) -> Cause {
+    fn rank(c: Cause) -> u8 {
+        match c {
+            Cause::Unknown => 0,
+            Cause::JwtKeyUnusable => 1,
+            Cause::Malformed => 2,
+            Cause::Expired => 3,
+            Cause::JwtProfileShared => 4,
+            _ => 0,
+        }
+    }
+    if rank(b) > rank(a) { b } else { a }
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! The adversarial suite: each module attacks one rule of `docs/security.md` over HTTP,
 //! the way someone trying to get in would, against both backends where storage matters.
+
 mod at_rest;
 mod credentials;
 mod escalation;
+mod jwt;
