@@ -65,7 +65,11 @@ impl App {
         self.tasks.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(service.config.poll_interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let signal = service.store.change_signal();
+            let signal = service
+                .config
+                .change_notifications
+                .then(|| service.store.change_signal())
+                .flatten();
             loop {
                 // A notification from the database wakes the follower at once; the poll is the safety net.
                 match &signal {

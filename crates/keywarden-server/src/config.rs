@@ -27,6 +27,9 @@ pub struct Config {
     pub session_ttl: Duration,
     /// How often the change feed is polled for other replicas' writes.
     pub poll_interval: Duration,
+    /// Whether a PostgreSQL notification wakes the follower at once (on by default); off,
+    /// only the poll finds other replicas' writes.
+    pub change_notifications: bool,
     pub usage_flush_interval: Duration,
     pub max_failures: u32,
     pub failure_window: Duration,
@@ -122,6 +125,7 @@ impl Default for Config {
             query_param: "auth-key".to_owned(),
             session_ttl: Duration::from_secs(15 * 60),
             poll_interval: Duration::from_millis(200),
+            change_notifications: true,
             usage_flush_interval: Duration::from_secs(10),
             max_failures: 20,
             failure_window: Duration::from_secs(60),
@@ -146,6 +150,7 @@ pub struct FileConfig {
     pub query_param: Option<String>,
     pub session_ttl_secs: Option<u64>,
     pub poll_interval_ms: Option<u64>,
+    pub change_notifications: Option<bool>,
     pub usage_flush_interval_secs: Option<u64>,
     pub max_failures: Option<u32>,
     pub failure_window_secs: Option<u64>,
@@ -168,6 +173,7 @@ pub struct Overrides {
     pub query_param: Option<String>,
     pub session_ttl_secs: Option<u64>,
     pub poll_interval_ms: Option<u64>,
+    pub change_notifications: Option<bool>,
     pub max_failures: Option<u32>,
     pub failure_window_secs: Option<u64>,
     pub failure_block_secs: Option<u64>,
@@ -230,6 +236,10 @@ impl Config {
                 .or(file.poll_interval_ms)
                 .map(Duration::from_millis)
                 .unwrap_or(d.poll_interval),
+            change_notifications: o
+                .change_notifications
+                .or(file.change_notifications)
+                .unwrap_or(d.change_notifications),
             usage_flush_interval: file
                 .usage_flush_interval_secs
                 .map(secs)

@@ -80,6 +80,9 @@ struct Settings {
     /// How often to read the change feed (milliseconds, 1 to 1000).
     #[arg(long, env = "KEYWARDEN_POLL_INTERVAL_MS", global = true)]
     poll_interval_ms: Option<u64>,
+    /// With PostgreSQL, be woken by a notification on every change (true) or only poll (false).
+    #[arg(long, env = "KEYWARDEN_CHANGE_NOTIFICATIONS", global = true, value_parser = clap::builder::BoolishValueParser::new())]
+    change_notifications: Option<bool>,
     /// Failed verifications from one address before it is throttled (0: never).
     #[arg(long, env = "KEYWARDEN_MAX_FAILURES", global = true)]
     max_failures: Option<u32>,
@@ -116,6 +119,7 @@ impl Settings {
             query_param: self.query_param,
             session_ttl_secs: self.session_ttl_secs,
             poll_interval_ms: self.poll_interval_ms,
+            change_notifications: self.change_notifications,
             max_failures: self.max_failures,
             failure_window_secs: self.failure_window_secs,
             failure_block_secs: self.failure_block_secs,

@@ -7,6 +7,7 @@ mod admin;
 mod errors;
 mod gateway;
 mod harness;
+mod lifecycle;
 mod logs;
 mod nginx;
 mod replicas;

@@ -1,5 +1,6 @@
-//! Two `keywarden-server` processes over one PostgreSQL database: what one
-//! replica changes, the other enforces within one second.
+//! Several `keywarden-server` processes over one PostgreSQL database: what one replica
+//! changes, the others enforce within one second, with notifications or by the poll alone;
+//! replicas started at the same instant on an empty database migrate it once.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,34 +32,43 @@ fn free_port() -> u16 {
 }
 
 async fn replica(database: &str, http: &reqwest::Client) -> Replica {
+    replica_with(database, http, &["--poll-interval-ms", "100"]).await
+}
+
+fn spawn_replica(database: &str, args: &[&str]) -> Replica {
     let port = free_port();
     let child = Command::new(BIN)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--poll-interval-ms",
-            "100",
-        ])
+        .args(["--listen", &format!("127.0.0.1:{port}")])
+        .args(args)
         .env("KEYWARDEN_DATABASE", database)
         .env("KEYWARDEN_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start keywarden-server");
-    let r = Replica {
+    Replica {
         child,
         base: format!("http://127.0.0.1:{port}"),
-    };
+    }
+}
+
+async fn healthy(r: &Replica, http: &reqwest::Client) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Ok(resp) = http.get(format!("{}/healthz", r.base)).send().await
             && resp.status().is_success()
         {
-            return r;
+            return;
         }
         assert!(Instant::now() < deadline, "replica did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+async fn replica_with(database: &str, http: &reqwest::Client, args: &[&str]) -> Replica {
+    let r = spawn_replica(database, args);
+    healthy(&r, http).await;
+    r
 }
 
 async fn verify(http: &reqwest::Client, r: &Replica, key: &str) -> Value {
@@ -76,12 +86,13 @@ async fn verify(http: &reqwest::Client, r: &Replica, key: &str) -> Value {
 async fn until(http: &reqwest::Client, r: &Replica, key: &str, reason: &str) -> Duration {
     let start = Instant::now();
     loop {
-        if verify(http, r, key).await["reason"] == reason {
+        let answer = verify(http, r, key).await;
+        if answer["reason"] == reason {
             return start.elapsed();
         }
         assert!(
             start.elapsed() < Duration::from_secs(5),
-            "replica never saw `{reason}`"
+            "replica never saw `{reason}`; it answers {answer}"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -280,4 +291,148 @@ async fn a_disable_on_one_replica_is_enforced_by_the_other_within_one_second() {
         .await
         .unwrap();
     assert_eq!(stale.status().as_u16(), 412);
+}
+
+/// The safety net: with notifications off, the poll alone carries a disable to the other
+/// replica within its interval (1 s here).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_notifications_the_poll_enforces_a_disable_within_its_interval() {
+    let Some(_) = keywarden_testkit::postgres() else {
+        return;
+    };
+    let database = fresh_pg_database().await;
+    let init = Command::new(BIN)
+        .arg("init")
+        .env("KEYWARDEN_DATABASE", &database)
+        .output()
+        .expect("init");
+    assert!(init.status.success());
+    let admin_key = String::from_utf8(init.stdout).unwrap().trim().to_owned();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    // Failure throttling off: polling B with a key it does not know yet counts as failures.
+    let quiet = [
+        "--change-notifications",
+        "false",
+        "--poll-interval-ms",
+        "1000",
+        "--max-failures",
+        "0",
+    ];
+    let a = replica_with(&database, &http, &quiet).await;
+    let b = replica_with(&database, &http, &quiet).await;
+    // The admin key is used on both; disabling the administrator's key on A must reach B.
+    let (keys, _) = admin(
+        &http,
+        &a,
+        &admin_key,
+        reqwest::Method::GET,
+        "/v1/keys",
+        Value::Null,
+        None,
+    )
+    .await;
+    let key_id = keys[0]["id"].as_str().unwrap().to_owned();
+    // A second key to act with once the first is disabled.
+    let admin_id = keys[0]["principal_id"].as_str().unwrap().to_owned();
+    let (issued, _) = admin(
+        &http,
+        &a,
+        &admin_key,
+        reqwest::Method::POST,
+        &format!("/v1/principals/{admin_id}/keys"),
+        json!({ "name": "second", "environment": "admin" }),
+        None,
+    )
+    .await;
+    let second = issued["key"].as_str().unwrap().to_owned();
+    until(&http, &b, &second, "ok").await;
+    let mut lags = Vec::new();
+    for round in 0..3 {
+        let (_, etag) = admin(
+            &http,
+            &a,
+            &second,
+            reqwest::Method::GET,
+            &format!("/v1/keys/{key_id}"),
+            Value::Null,
+            None,
+        )
+        .await;
+        let enabled = round % 2 == 1;
+        let started = Instant::now();
+        admin(
+            &http,
+            &a,
+            &second,
+            reqwest::Method::PATCH,
+            &format!("/v1/keys/{key_id}"),
+            json!({ "enabled": enabled }),
+            etag.as_deref(),
+        )
+        .await;
+        until(
+            &http,
+            &b,
+            &admin_key,
+            if enabled { "ok" } else { "key_disabled" },
+        )
+        .await;
+        lags.push(started.elapsed());
+    }
+    eprintln!("with the poll alone (1 s), replica B followed after {lags:?}");
+    for lag in &lags {
+        assert!(*lag < Duration::from_millis(1500), "B took {lag:?}");
+    }
+}
+
+/// Replicas started at the same instant on an empty database: the migrations run once
+/// (under an advisory lock), every replica serves, and the first `init` is seen by all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_started_together_on_an_empty_database_migrate_it_once() {
+    let Some(_) = keywarden_testkit::postgres() else {
+        return;
+    };
+    let database = fresh_pg_database().await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let replicas: Vec<Replica> = (0..4)
+        .map(|_| spawn_replica(&database, &["--poll-interval-ms", "100"]))
+        .collect();
+    for r in &replicas {
+        healthy(r, &http).await;
+    }
+    let (client, conn) = tokio_postgres::connect(&database, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let rows = client
+        .query(
+            "SELECT version, COUNT(*) FROM schema_migrations GROUP BY version ORDER BY version",
+            &[],
+        )
+        .await
+        .unwrap();
+    let versions: Vec<(i64, i64)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert!(!versions.is_empty());
+    assert!(versions.iter().all(|(_, n)| *n == 1), "{versions:?}");
+    assert_eq!(
+        versions.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+        (1..=versions.len() as i64).collect::<Vec<_>>()
+    );
+    let init = Command::new(BIN)
+        .arg("init")
+        .env("KEYWARDEN_DATABASE", &database)
+        .output()
+        .expect("init");
+    assert!(init.status.success());
+    let admin_key = String::from_utf8(init.stdout).unwrap().trim().to_owned();
+    for r in &replicas {
+        let seen = until(&http, r, &admin_key, "ok").await;
+        assert!(seen < Duration::from_secs(1), "{} took {seen:?}", r.base);
+    }
 }
