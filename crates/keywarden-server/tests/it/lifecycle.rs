@@ -27,7 +27,7 @@ async fn sigterm_flushes_last_used_times_and_refusal_counts_before_exit() {
         .port();
     // Usage is flushed every 10 s by default: the test ends long before the first flush,
     // so whatever is in the database afterwards was written by the shutdown.
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .env("KEYWARDEN_DATABASE", &db)
         .env("KEYWARDEN_LOG", "info")
