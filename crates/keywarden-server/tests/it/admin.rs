@@ -3,7 +3,6 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
 use crate::both_backends;
 use crate::harness::{Backend, TestServer};
@@ -319,35 +318,8 @@ async fn idempotency_key_replays_refuses_mismatch_and_concurrent_duplicate(backe
         .await
         .expect(422);
     assert_eq!(r.body["code"], "idempotency_key_reused");
-    // Another request with this key still running: 409.
-    let pending_body = serde_json::to_vec(&json!({ "name": "pending" })).unwrap();
-    let mut fingerprint = b"POST /v1/groups\n".to_vec();
-    fingerprint.extend_from_slice(&pending_body);
-    let hash = hex::encode(Sha256::digest(&fingerprint));
-    let admin_key_id = s.get("/v1/keys").await.body.as_array().unwrap()[0]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let actor = format!("key:{admin_key_id}");
-    let now = keywarden_core::now();
-    s.store()
-        .idempotency_begin(&actor, "k-2", &hash, now, now - 60)
-        .await
-        .unwrap();
-    let r = s
-        .raw(
-            Method::POST,
-            "/v1/groups",
-            Some(&s.admin_key),
-            b"{\"name\":\"pending\"}",
-            &[
-                ("idempotency-key", "k-2"),
-                ("content-type", "application/json"),
-            ],
-        )
-        .await
-        .expect(409);
-    assert_eq!(r.body["code"], "idempotency_key_in_flight");
+    // Another request with this key still running (409) is proven by a real concurrent
+    // request: see `a_concurrent_duplicate_is_refused_while_the_first_runs`.
     // A failed request does not burn its key: fix the body and retry with the same key.
     s.call(
         Method::POST,
@@ -358,7 +330,38 @@ async fn idempotency_key_replays_refuses_mismatch_and_concurrent_duplicate(backe
     )
     .await
     .expect(400);
-    // Keys are per caller: another admin may use the same key text.
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/groups",
+            Some(&s.admin_key),
+            Some(json!({ "name": "fixed" })),
+            &[("idempotency-key", "k-3")],
+        )
+        .await
+        .expect(201);
+    assert_eq!(r.header("idempotent-replayed"), None);
+    // Keys are per caller: another admin may use the same key text for its own request.
+    let other = s
+        .principal(
+            "user",
+            "other-admin",
+            &["admin:read", "admin:write", "key:use"],
+        )
+        .await;
+    let (other_key, _) = s.key(&other, json!({ "name": "other" })).await;
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/groups",
+            Some(&other_key),
+            Some(json!({ "name": "theirs" })),
+            &[("idempotency-key", "k-1")],
+        )
+        .await
+        .expect(201);
+    assert_eq!(r.body["name"], "theirs");
+    assert_eq!(r.header("idempotent-replayed"), None);
     // Key creation: the replay never contains the key itself.
     let svc = s.principal("service_user", "svc", &["key:use"]).await;
     let path = format!("/v1/principals/{svc}/keys");
@@ -647,4 +650,83 @@ async fn crud_for_groups_and_roles(backend: Backend) {
     );
     s.delete(&format!("/v1/roles/{rid}")).await.expect(200);
     s.get(&format!("/v1/roles/{rid}")).await.expect(404);
+}
+
+/// Two requests with one Idempotency-Key: while the first is still running (its commit is
+/// held back by the write lock another session holds), the second is refused with 409;
+/// once the first commits, a third is answered from its record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_duplicate_is_refused_while_the_first_runs() {
+    let Some(_) = keywarden_testkit::postgres() else {
+        return;
+    };
+    let s = std::sync::Arc::new(TestServer::start(Backend::Postgres).await);
+    let (db, conn) = tokio_postgres::connect(&s.database, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // The lock every write takes (`store/postgres.rs` WRITE_LOCK).
+    db.execute("SELECT pg_advisory_lock($1)", &[&0x6b77_7772_i64])
+        .await
+        .unwrap();
+    let first = {
+        let s = std::sync::Arc::clone(&s);
+        tokio::spawn(async move {
+            s.call(
+                Method::POST,
+                "/v1/groups",
+                Some(&s.admin_key),
+                Some(json!({ "name": "pending" })),
+                &[("idempotency-key", "k-2")],
+            )
+            .await
+        })
+    };
+    // Wait until the first request holds the key (its record is pending).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let row = db
+            .query_opt("SELECT state FROM idempotency WHERE key = 'k-2'", &[])
+            .await
+            .unwrap();
+        if row.is_some_and(|r| r.get::<_, String>(0) == "pending") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first request never began"
+        );
+        tokio::task::yield_now().await;
+    }
+    let r = s
+        .call(
+            Method::POST,
+            "/v1/groups",
+            Some(&s.admin_key),
+            Some(json!({ "name": "pending" })),
+            &[("idempotency-key", "k-2")],
+        )
+        .await
+        .expect(409);
+    assert_eq!(r.body["code"], "idempotency_key_in_flight");
+    assert!(
+        !first.is_finished(),
+        "the first request must still be running"
+    );
+    db.execute("SELECT pg_advisory_unlock($1)", &[&0x6b77_7772_i64])
+        .await
+        .unwrap();
+    let first = first.await.unwrap().expect(201);
+    let third = s
+        .call(
+            Method::POST,
+            "/v1/groups",
+            Some(&s.admin_key),
+            Some(json!({ "name": "pending" })),
+            &[("idempotency-key", "k-2")],
+        )
+        .await
+        .expect(201);
+    assert_eq!(third.header("idempotent-replayed"), Some("true"));
+    assert_eq!(third.body["id"], first.body["id"]);
 }

@@ -43,12 +43,15 @@ async fn refusal_timing_does_not_depend_on_the_cause() {
         ("wrong last byte", &wrong_last),
         ("malformed", &malformed),
     ];
-    let mut samples: Vec<Vec<f64>> = vec![Vec::new(); cases.len()];
-    for _ in 0..15 {
-        // Interleaved batches, so background noise hits every case alike.
+    // The intrinsic cost of each case is the fastest of many short, interleaved batches:
+    // whatever else runs on the machine (other tests, builds) only ever adds time, so the
+    // minimum is what the code itself costs. The verify path is compiled optimised even in
+    // test builds (see the workspace's profile.dev overrides), as in production.
+    let mut best = vec![f64::MAX; cases.len()];
+    for _ in 0..300 {
         for (i, (_, key)) in cases.iter().enumerate() {
             let start = Instant::now();
-            for _ in 0..2000 {
+            for _ in 0..200 {
                 let d = verifier.verify(
                     Some(std::hint::black_box(key.as_str())),
                     Source::Header,
@@ -58,27 +61,25 @@ async fn refusal_timing_does_not_depend_on_the_cause() {
                 );
                 assert_eq!(d.status(), 401);
             }
-            samples[i].push(start.elapsed().as_nanos() as f64 / 2000.0);
+            let per_call = start.elapsed().as_nanos() as f64 / 200.0;
+            best[i] = best[i].min(per_call);
         }
     }
-    let medians: Vec<f64> = samples
-        .iter_mut()
-        .map(|v| {
-            v.sort_by(|a, b| a.total_cmp(b));
-            v[v.len() / 2]
-        })
-        .collect();
+    let medians = best;
     let report: Vec<String> = cases
         .iter()
         .zip(&medians)
         .map(|((name, _), m)| format!("{name}: {m:.0} ns"))
         .collect();
-    eprintln!("median cost of a refusal: {}", report.join(", "));
+    eprintln!("cost of a refusal (fastest batch): {}", report.join(", "));
     let (min, max) = medians
         .iter()
         .fold((f64::MAX, 0.0f64), |(lo, hi), &m| (lo.min(m), hi.max(m)));
+    // A cause that skipped the hash or the lookup would cost a fraction of the others
+    // (a SHA-256 of a key is most of the work); 1.5x catches that and tolerates the
+    // few branches in which the causes really differ.
     assert!(
-        max / min < 3.0,
+        max / min < 1.5,
         "refusal costs differ too much: {}",
         report.join(", ")
     );
