@@ -241,6 +241,20 @@ async fn hostile_client_headers_through_nginx_change_nothing() {
         .await;
         assert_eq!((r.status, reason(&r)), (403, "path_not_allowed"), "{path}");
     }
+    // An absolute-form target names the same path (nginx forwards only the path).
+    for (target, status) in [
+        ("http://evil.example/api/private", 403),
+        ("http://evil.example/api/public/x", 200),
+    ] {
+        let r = raw_request(
+            port,
+            "GET",
+            target,
+            &with_hostile(&[("Authorization", &auth)]),
+        )
+        .await;
+        assert_eq!(r.status, status, "{target}: {r:?}");
+    }
     let r = raw_request(
         port,
         "GET",
