@@ -533,19 +533,34 @@ fn check_tokens(field: &str, list: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Path rules are stored normalized (see [`crate::verify::normalize_path`]), so a rule is
+/// compared with request paths in the one form both take; a rule that is not is refused,
+/// with the normalized form as a hint. Rules hold no `;`: servers that strip path
+/// parameters would read `/api/v1;x` as `/api/v1`.
 fn check_paths(list: &[String]) -> Result<()> {
     if list.len() > MAX_LIST {
         return Err(Error::invalid("path_prefixes", "at most 100 entries"));
     }
     for rule in list {
-        let path = rule.strip_prefix('=').unwrap_or(rule);
-        if !path.starts_with('/')
-            || path.len() > 1000
-            || crate::verify::normalize_path(path).as_deref() != Some(path)
-        {
+        let (exact, path) = match rule.strip_prefix('=') {
+            Some(path) => ("=", path),
+            None => ("", rule.as_str()),
+        };
+        let normalized = crate::verify::normalize_path(path);
+        if path.len() > 1000 || path.contains(';') || normalized.as_deref() != Some(path) {
+            let hint = match normalized {
+                Some(n) if n != path && !n.contains(';') && !n.contains([' ', '#', '?']) => {
+                    format!("; did you mean `{exact}{n}`?")
+                }
+                _ => String::new(),
+            };
             return Err(Error::invalid(
                 "path_prefixes",
-                "each entry is a normalized path starting with `/` (or `=/` for exactly that path)",
+                format!(
+                    "each entry is a normalized path starting with `/` (or `=/` for exactly \
+                     that path): no `.` or `..` segments, no repeated `/`, no `;`, \
+                     no percent-escapes{hint}"
+                ),
             ));
         }
     }

@@ -261,48 +261,94 @@ impl Decision {
     }
 }
 
-/// Normalizes a request path for prefix checks: drops the query, resolves `.` and
-/// `..`, and refuses encoded dots, slashes and backslashes (`None`).
+/// The path of a request target as the upstream serves it, or `None` when that is ambiguous.
+///
+/// nginx forwards the request URI as the client sent it and the upstream resolves it, so
+/// the path is judged after the normalization they apply: the query is dropped,
+/// percent-escapes are decoded, runs of `/` are merged, then `.` and `..` segments are
+/// removed as in RFC 3986 §5.2.4 (in that order, as nginx computes `$uri`:
+/// `/api/v1//../admin` is `/api/admin`). Refused, because upstreams disagree about them:
+/// an encoded `.`, `/`, `\` or `%` (`%2e`, `%2f`, `%5c`, `%25`); a backslash or `#`; a raw
+/// space; control or non-ASCII bytes, raw or encoded; an invalid escape; a `..` above the
+/// root (nginx answers 400); and a segment that is empty, `.` or `..` before a `;`
+/// (`..;/`: servers that strip path parameters read it as `..`).
 pub fn normalize_path(target: &str) -> Option<String> {
-    let path = target.split(['?', '#']).next().unwrap_or("");
-    if !path.starts_with('/') || path.contains('\\') {
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    if !path.starts_with('/') {
         return None;
     }
-    let lower = path.to_ascii_lowercase();
-    if lower.contains("%2e")
-        || lower.contains("%2f")
-        || lower.contains("%5c")
-        || lower.contains("%00")
-    {
-        return None;
-    }
-    let mut segments: Vec<&str> = Vec::new();
-    let parts: Vec<&str> = path[1..].split('/').collect();
-    let last = parts.len().saturating_sub(1);
-    for (i, segment) in parts.iter().enumerate() {
+    let decoded = decode_path(path)?;
+    let parts: Vec<&str> = decoded.split('/').filter(|s| !s.is_empty()).collect();
+    let mut out: Vec<&str> = Vec::with_capacity(parts.len());
+    for segment in &parts {
+        if let Some((name, _params)) = segment.split_once(';')
+            && matches!(name, "" | "." | "..")
+        {
+            return None;
+        }
         match *segment {
-            "." => {
-                if i == last {
-                    segments.push("");
-                }
-            }
+            "." => {}
             ".." => {
-                segments.pop()?;
-                if i == last {
-                    segments.push("");
-                }
+                out.pop()?;
             }
-            s => segments.push(s),
+            s => out.push(s),
         }
     }
-    Some(format!("/{}", segments.join("/")))
+    // A `.` or `..` at the end leaves a directory, as a final `/` does: `/a/b/..` is `/a/`.
+    let ends_in_directory =
+        decoded.ends_with('/') || parts.last().is_some_and(|s| matches!(*s, "." | ".."));
+    let mut normalized = String::with_capacity(decoded.len());
+    for segment in &out {
+        normalized.push('/');
+        normalized.push_str(segment);
+    }
+    if normalized.is_empty() || ends_in_directory {
+        normalized.push('/');
+    }
+    Some(normalized)
 }
 
-/// Whether a normalized path matches a key's path rule (`=/exact` or a prefix).
+/// Decodes the percent-escapes of a path; `None` for anything [`normalize_path`] refuses
+/// at the byte level.
+fn decode_path(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = |j: usize| bytes.get(j).and_then(|c| (*c as char).to_digit(16));
+            let value = u8::try_from(hex(i + 1)? * 16 + hex(i + 2)?).ok()?;
+            // Decoded, a space or `#` is just a character of a segment; an encoded dot,
+            // slash, backslash or percent changes the path's shape for some readers only.
+            let plain = value == b' ' || value.is_ascii_graphic();
+            if !plain || matches!(value, b'.' | b'/' | b'\\' | b'%') {
+                return None;
+            }
+            out.push(value);
+            i += 3;
+        } else {
+            if !b.is_ascii_graphic() || matches!(b, b'\\' | b'#') {
+                return None;
+            }
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Whether a normalized path matches a key's path rule. `=/exact` is exactly that path;
+/// a rule ending in `/` covers every path that starts with it; any other rule covers
+/// itself and what lies below it, at a segment boundary (`/api/v1` covers `/api/v1` and
+/// `/api/v1/x`, never `/api/v1-internal`).
 pub fn path_matches(rule: &str, path: &str) -> bool {
     match rule.strip_prefix('=') {
         Some(exact) => path == exact,
-        None => path.starts_with(rule),
+        None if rule.ends_with('/') => path.starts_with(rule),
+        None => path
+            .strip_prefix(rule)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
     }
 }
 
@@ -667,24 +713,148 @@ mod tests {
     use super::*;
 
     #[test]
-    fn paths_normalize_and_refuse_tricks() {
-        assert_eq!(
-            normalize_path("/api/v1/x?y=1").as_deref(),
-            Some("/api/v1/x")
-        );
-        assert_eq!(
-            normalize_path("/api/./v1/../v2").as_deref(),
-            Some("/api/v2")
-        );
-        assert_eq!(normalize_path("/api/..").as_deref(), Some("/"));
-        assert_eq!(normalize_path("/.."), None);
-        assert_eq!(normalize_path("/api/%2e%2e/admin"), None);
-        assert_eq!(normalize_path("/api%2Fadmin"), None);
-        assert_eq!(normalize_path("api"), None);
-        assert_eq!(normalize_path("/a\\b"), None);
-        assert!(path_matches("=/api/x", "/api/x"));
-        assert!(!path_matches("=/api/x", "/api/x/y"));
+    fn paths_normalize_as_nginx_and_rfc_3986() {
+        for (target, normalized) in [
+            ("/", "/"),
+            ("/api/v1/x?y=1", "/api/v1/x"),
+            ("/api/v1/x?y=/../../admin", "/api/v1/x"),
+            ("/api/./v1/../v2", "/api/v2"),
+            ("/api/..", "/"),
+            ("/api/v1/..", "/api/"),
+            ("/api/v1/.", "/api/v1/"),
+            ("/api/v1/", "/api/v1/"),
+            // Slashes are merged before dot segments are removed (nginx's `$uri`).
+            ("/api/v1//../admin", "/api/admin"),
+            ("/api/a/..//b", "/api/b"),
+            ("///api//x", "/api/x"),
+            ("//", "/"),
+            ("/api/v1/.//x", "/api/v1/x"),
+            ("/api/v1/./../x", "/api/x"),
+            // Only `.` and `..` are dot segments.
+            ("/api/...", "/api/..."),
+            ("/api/a/.../..", "/api/a/"),
+            ("/api/..../x", "/api/..../x"),
+            ("/api/.x/..y", "/api/.x/..y"),
+            // Escapes of ordinary characters are decoded, as the upstream decodes them.
+            ("/api/%41", "/api/A"),
+            ("/api/v%31/x", "/api/v1/x"),
+            ("/api/%3F/..", "/api/"),
+            ("/api/%23/../x", "/api/x"),
+            ("/files/my%20doc", "/files/my doc"),
+            // Path parameters of ordinary segments are kept.
+            ("/api/a;b/../c", "/api/c"),
+            ("/api/v1;x", "/api/v1;x"),
+        ] {
+            assert_eq!(
+                normalize_path(target).as_deref(),
+                Some(normalized),
+                "{target}"
+            );
+        }
+    }
+
+    #[test]
+    fn ambiguous_paths_are_refused() {
+        for target in [
+            "",
+            "api",
+            "*",
+            "http://host/api",
+            // Above the root (nginx answers 400).
+            "/..",
+            "/../api",
+            "/api/../..",
+            "//..",
+            "/api/v1/../../..",
+            // Encoded dot, slash, backslash, percent, in either case.
+            "/api/%2e%2e/admin",
+            "/api/%2E%2E/admin",
+            "/api/.%2e/admin",
+            "/api/%2e",
+            "/api%2Fadmin",
+            "/api/v1%2f..%2fadmin",
+            "/api/%5c..%5cadmin",
+            "/api/%5C",
+            "/api/%25",
+            "/api/%252e%252e/admin",
+            // Backslash, fragment, whitespace, control and non-ASCII bytes.
+            "/a\\b",
+            "/api\\..\\admin",
+            "/api/x#/../../admin",
+            "/api/a b",
+            "/api/a\tb",
+            "/api/\u{7f}",
+            "/api/\u{e9}",
+            "/api/%00",
+            "/api/%0a",
+            "/api/%7F",
+            "/api/%c3%a9",
+            "/api/%80",
+            // Invalid escapes.
+            "/api/%",
+            "/api/%4",
+            "/api/%zz",
+            "/api/%g1",
+            "/api/%%41",
+            // Dot or empty segments with path parameters (`..;` is `..` to Tomcat, Jetty).
+            "/api/v1/..;/admin",
+            "/api/v1/..;x/admin",
+            "/api/v1/.;/admin",
+            "/api/v1/;x/../../admin",
+            "/api/..%3b/admin",
+        ] {
+            assert_eq!(normalize_path(target), None, "{target:?}");
+        }
+    }
+
+    #[test]
+    fn rules_match_at_segment_boundaries() {
+        // A rule without a final slash: the path itself and what lies below it.
+        assert!(path_matches("/api/v1", "/api/v1"));
+        assert!(path_matches("/api/v1", "/api/v1/"));
+        assert!(path_matches("/api/v1", "/api/v1/users/7"));
+        assert!(!path_matches("/api/v1", "/api/v1-internal"));
+        assert!(!path_matches("/api/v1", "/api/v1-internal/users"));
+        assert!(!path_matches("/api/v1", "/api/v10"));
+        assert!(!path_matches("/api/v1", "/api/v1;x"));
+        assert!(!path_matches("/api/v1", "/api/v"));
+        assert!(!path_matches("/api/v1", "/api"));
+        assert!(!path_matches("/api/v1", "/API/V1"));
+        // A rule with a final slash: everything under it.
+        assert!(path_matches("/api/", "/api/"));
         assert!(path_matches("/api/", "/api/x/y"));
+        assert!(!path_matches("/api/", "/api"));
+        assert!(!path_matches("/api/", "/api-internal/x"));
         assert!(!path_matches("/api/", "/admin"));
+        assert!(path_matches("/", "/"));
+        assert!(path_matches("/", "/anything/at/all"));
+        // `=`: exactly that path.
+        assert!(path_matches("=/api/x", "/api/x"));
+        assert!(!path_matches("=/api/x", "/api/x/"));
+        assert!(!path_matches("=/api/x", "/api/x/y"));
+        assert!(!path_matches("=/api/x", "/api/xy"));
+    }
+
+    #[test]
+    fn tricks_do_not_escape_a_rule() {
+        let allowed = |rule: &str, target: &str| {
+            normalize_path(target).is_some_and(|path| path_matches(rule, &path))
+        };
+        assert!(allowed("/api/v1", "/api/v1/users"));
+        assert!(allowed("/api/v1", "/api/v1/x/../users"));
+        assert!(allowed("/api/v1", "/api//v1"));
+        // Merging first: `/api/v1//../admin` is `/api/admin`, outside `/api/v1`.
+        assert!(!allowed("/api/v1", "/api/v1//../admin"));
+        assert!(!allowed("/api/v1", "/api/v1/../v1-internal"));
+        assert!(!allowed("/api/v1", "/api/v1-internal"));
+        assert!(!allowed("/api/v1", "/api/v1/..;/admin"));
+        assert!(!allowed("/api/v1", "/api/v1/%2e%2e/admin"));
+        assert!(!allowed("/api/v1", "/api/v1%2f..%2f..%2fadmin"));
+        assert!(!allowed("/api/v1/", "/api/v1"));
+        assert!(!allowed("/api/v1/", "/api/v1/.."));
+        assert!(allowed("/api/v1/", "/api/v1/."));
+        assert!(allowed("=/api/status", "/api/./status?x=1"));
+        assert!(!allowed("=/api/status", "/api/status/"));
+        assert!(allowed("/api/v1", "/api/v%31/users"));
     }
 }

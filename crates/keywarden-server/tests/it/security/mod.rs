@@ -4,4 +4,6 @@
 mod at_rest;
 mod credentials;
 mod escalation;
+mod gateway;
 mod jwt;
+mod paths;
