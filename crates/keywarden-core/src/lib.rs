@@ -7,6 +7,7 @@
 
 mod fingerprint;
 mod name;
+pub mod path;
 mod policy;
 mod secret;
 mod time;

@@ -21,16 +21,19 @@ pub struct KeyPolicy {
 }
 
 impl KeyPolicy {
-    /// Whether `path` is allowed by the prefixes (`=` for an exact path).
+    /// Whether `path` is allowed by the prefixes (`=` for an exact path), judged as the key
+    /// server judges it: normalized as the upstream will serve it, prefixes at segment
+    /// boundaries, ambiguous paths refused (see [`crate::path`]).
     pub fn allows_path(&self, path: &str) -> bool {
-        self.path_prefixes.is_empty()
-            || self
-                .path_prefixes
-                .iter()
-                .any(|p| match p.strip_prefix('=') {
-                    Some(exact) => path == exact,
-                    None => path.starts_with(p.as_str()),
-                })
+        if self.path_prefixes.is_empty() {
+            return true;
+        }
+        let Some(path) = crate::path::normalize_path(path) else {
+            return false;
+        };
+        self.path_prefixes
+            .iter()
+            .any(|rule| crate::path::path_matches(rule, &path))
     }
 
     pub fn allows_method(&self, method: &str) -> bool {
@@ -57,6 +60,17 @@ mod tests {
         assert!(p.allows_path("/health"));
         assert!(!p.allows_path("/health/deep"));
         assert!(!p.allows_path("/admin"));
+        // As the key server judges them: resolved first, prefixes at segment boundaries.
+        assert!(!p.allows_path("/api/v1/../admin"));
+        assert!(!p.allows_path("/api/v1//../../admin"));
+        assert!(!p.allows_path("/api/v1/%2e%2e/admin"));
+        let q = KeyPolicy {
+            path_prefixes: vec!["/api/v1".into()],
+            ..Default::default()
+        };
+        assert!(q.allows_path("/api/v1"));
+        assert!(q.allows_path("/api/v1/x?y=1"));
+        assert!(!q.allows_path("/api/v1-internal"));
         assert!(p.allows_method("get"));
         assert!(!p.allows_method("POST"));
         assert!(KeyPolicy::default().allows_path("/anything"));
