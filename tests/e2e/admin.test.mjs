@@ -239,6 +239,7 @@ describe("Admin screen", () => {
       await pause(50);
     }
     assert.ok(refusedAfter >= 0, `the server still accepts the disabled key: ${JSON.stringify(last)}`);
+    assert.equal(last.reason, "key_disabled", `refused for the disable, not another reason: ${JSON.stringify(last)}`);
     console.log(`# the server refused the disabled key ${refusedAfter} ms after the click (${last.reason})`);
     await browser.waitUntil(async () => (await badgeOf(KEY)) === "synced", { timeout: 15000, timeoutMsg: "the disable never showed synced" });
     assert.equal(await keyRow(KEY).$('[data-testid="key-state"]').getText(), "Disabled");
