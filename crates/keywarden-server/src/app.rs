@@ -2,7 +2,7 @@
 //! serve it: an accept loop with a connection cap, a header-read timeout, a request
 //! timeout and a bounded graceful shutdown.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt as _;
 
@@ -185,12 +185,15 @@ impl App {
     /// Serves until the future `shutdown` completes, then stops accepting, lets in-flight
     /// requests finish (at most `request_timeout` and one second more) and closes the rest.
     ///
-    /// At most `max_connections` connections are served at once. The others are not
-    /// accepted: they wait in the kernel's listen backlog (and, once it is full, their
-    /// connection attempts go unanswered) until a served connection closes, costing the
-    /// server nothing. Idle and slow connections free their place within
-    /// `header_read_timeout`, and requests are answered 408 after `request_timeout`.
-    /// Each request carries `ConnectInfo<SocketAddr>` with the TCP peer.
+    /// At most `max_connections` connections are served at once. The others wait in the
+    /// kernel's listen backlog, costing the server nothing (one of them accepted and held
+    /// unserved); once the backlog is full, new connection attempts go unanswered. While one
+    /// waits, every served connection is told to finish: an idle one closes at once, a busy
+    /// one after its current response, so connections take turns in arrival order and
+    /// keep-alive connections cannot starve newcomers (a health probe, say). A client that
+    /// stalls mid-headers keeps its place until `header_read_timeout`; requests are answered
+    /// 408 after `request_timeout`. Each request carries `ConnectInfo<SocketAddr>` with the
+    /// TCP peer.
     pub fn serve(
         &self,
         listener: TcpListener,
@@ -227,7 +230,11 @@ async fn serve_connections(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // While a connection waits for a place: `waiting` is set, every served connection that
+    // has had a request is told to finish (`pressure`), and responses close their connection.
+    let pressure = Arc::new(Notify::new());
+    let waiting = Arc::new(AtomicBool::new(false));
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
@@ -236,15 +243,6 @@ async fn serve_connections(
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         while connections.try_join_next().is_some() {}
-        // A place first, then accept: beyond the cap, connections stay in the backlog.
-        let permit = tokio::select! {
-            biased;
-            () = &mut shutdown => break,
-            permit = Arc::clone(&permits).acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-        };
         let (stream, peer) = tokio::select! {
             biased;
             () = &mut shutdown => break,
@@ -261,46 +259,105 @@ async fn serve_connections(
                 }
             },
         };
+        let permit = match Arc::clone(&permits).try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                // At the cap, with this one (and maybe more in the backlog) waiting.
+                waiting.store(true, Ordering::Relaxed);
+                pressure.notify_waiters();
+                let permit = tokio::select! {
+                    biased;
+                    () = &mut shutdown => break,
+                    permit = Arc::clone(&permits).acquire_owned() => permit,
+                };
+                waiting.store(false, Ordering::Relaxed);
+                match permit {
+                    Ok(permit) => permit,
+                    Err(_) => break,
+                }
+            }
+        };
         let _ = stream.set_nodelay(true);
         let router = router.clone();
         let timeout = limits.request_timeout;
+        let asked = Arc::new(AtomicBool::new(false));
+        let asked_here = Arc::clone(&asked);
+        let someone_waits = Arc::clone(&waiting);
         let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+            asked_here.store(true, Ordering::Relaxed);
             request.extensions_mut().insert(ConnectInfo(peer));
             let router = router.clone();
+            let someone_waits = Arc::clone(&someone_waits);
             async move {
-                Ok::<_, std::convert::Infallible>(
+                let mut response =
                     match tokio::time::timeout(timeout, router.oneshot(request)).await {
                         Ok(Ok(response)) => response,
                         Ok(Err(never)) => match never {},
                         Err(_) => request_timeout_response(),
-                    },
-                )
+                    };
+                if someone_waits.load(Ordering::Relaxed) {
+                    response
+                        .headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, std::convert::Infallible>(response)
             }
         });
-        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        let connection = http.serve_connection(TokioIo::new(stream), service);
         let open = OpenConnection::new(&stats);
+        let pressure = Arc::clone(&pressure);
+        let mut stop = stop.clone();
         connections.spawn(async move {
             let _permit = permit;
             let _open = open;
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %e, %peer, "connection closed with an error");
+            let mut connection = std::pin::pin!(connection);
+            let mut told = std::pin::pin!(pressure.notified());
+            told.as_mut().enable();
+            let mut finishing = false;
+            loop {
+                let finish = tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, %peer, "connection closed with an error");
+                        }
+                        return;
+                    }
+                    () = told.as_mut(), if !finishing => {
+                        // A connection yet to send its first request keeps its turn (the
+                        // header-read timeout bounds it); the others have had theirs.
+                        let had_a_turn = asked.load(Ordering::Relaxed);
+                        if !had_a_turn {
+                            told.set(pressure.notified());
+                            told.as_mut().enable();
+                        }
+                        had_a_turn
+                    }
+                    _ = stop.wait_for(|stop| *stop), if !finishing => true,
+                };
+                if finish {
+                    // Finish the request in flight (if any), then close.
+                    finishing = true;
+                    connection.as_mut().graceful_shutdown();
+                }
             }
         });
     }
     drop(listener);
+    let _ = stopping.send(true);
     let drain = limits.request_timeout + Duration::from_secs(1);
-    if tokio::time::timeout(drain, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let finished = tokio::time::timeout(drain, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
         tracing::warn!(
             open = stats.open(),
             "connections still busy {} s after shutdown began; closing them",
             drain.as_secs()
         );
         connections.abort_all();
+        while connections.join_next().await.is_some() {}
     }
-    while connections.join_next().await.is_some() {}
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use keywarden_core::{Timestamp, now};
 use keywarden_keys::{ApiKey, KeyDigest, KeyRef};
@@ -800,23 +800,22 @@ impl Service {
         let has_password = stored.is_some();
         let argon2 = self.argon2.clone();
         let dummy = self.dummy_hash.get().cloned();
-        // The permit moves into the blocking task: a dropped request (client gone, timeout)
-        // cannot free its slot while its hash is still being computed.
-        let (ok, new_dummy) = tokio::task::spawn_blocking(move || {
-            let _hashing = permit.hashing();
-            let (hash, new_dummy) = match (stored, dummy) {
-                (Some(hash), _) | (None, Some(hash)) => (hash, None),
-                (None, None) => {
-                    let hash = dummy_hash(&argon2);
-                    (hash.clone(), Some(hash))
-                }
-            };
-            let ok = PasswordHash::new(&hash)
-                .is_ok_and(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok());
-            (ok, new_dummy)
-        })
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
+        // On a hashing thread, in its reused memory; the slot stays taken until the hash is
+        // done, even if this request is dropped (client gone, timeout).
+        let (ok, new_dummy) = permit
+            .run(move |memory| {
+                let (hash, new_dummy) = match (stored, dummy) {
+                    (Some(hash), _) | (None, Some(hash)) => (hash, None),
+                    (None, None) => {
+                        let hash = dummy_hash(&argon2);
+                        (hash.clone(), Some(hash))
+                    }
+                };
+                let ok = crate::limits::login::verify_password(memory, &hash, password.as_bytes());
+                (ok, new_dummy)
+            })
+            .await
+            .ok_or_else(|| Error::Internal("the password could not be checked".into()))?;
         if let Some(hash) = new_dummy {
             let _ = self.dummy_hash.set(hash);
         }

@@ -1,9 +1,13 @@
 //! The limits of password logins, which are unauthenticated and expensive (one Argon2id
 //! hash, 19 MiB and tens of milliseconds of CPU, per attempt).
 //!
-//! - [`LoginGate`]: at most `login_concurrency` hashes at once; a few waiters beyond that,
+//! - [`LoginGate`]: at most `login_concurrency` hashes at once, on as many threads of its
+//!   own, each computing in one memory area it keeps and reuses; a few waiters beyond that,
 //!   each for a short while; everyone else is answered 429 at once. Memory stays bounded
-//!   whatever arrives: hashes × 19 MiB plus a fixed number of waiting requests.
+//!   whatever arrives: threads × 19 MiB, allocated once, plus a fixed number of waiting
+//!   requests. (Hashing on tokio's blocking pool instead allocated and freed 19 MiB per hash
+//!   on whichever of its threads ran it, and the allocator kept much of it: RSS grew with
+//!   the number of threads that had ever hashed, not with the limit.)
 //! - [`UserThrottle`]: failures per user name, from any address (a password-spraying botnet
 //!   has many addresses but targets few names). Charged before the hash, like the address
 //!   throttle. The trade-off: whoever fails often enough for a name locks its owner out of
@@ -18,7 +22,10 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use argon2::password_hash::PasswordHash;
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::AddressKey;
@@ -29,9 +36,88 @@ pub const WAITERS_PER_SLOT: usize = 4;
 /// Longest a login waits for a hashing slot before it is answered 429.
 pub const MAX_WAIT: Duration = Duration::from_secs(2);
 
+/// Work for a hashing thread, given that thread's memory area.
+type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
+
+/// The most Argon2 memory a stored hash may ask for (256 MiB); a hash asking more fails.
+const MAX_BLOCKS: usize = 256 * 1024;
+
+/// Starts `n` hashing threads fed by one queue. Only holders of a permit enqueue, so the
+/// queue never holds more than `n` jobs.
+fn start_hashers(n: usize) -> std::sync::mpsc::Sender<Job> {
+    let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    for i in 0..n {
+        let queue = Arc::clone(&queue);
+        let started = std::thread::Builder::new()
+            .name(format!("kw-hash-{i}"))
+            .spawn(move || {
+                let mut memory = Vec::new();
+                loop {
+                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok(job) = job else {
+                        return;
+                    };
+                    // A panicking job drops its reply (the login fails); the thread goes on.
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut memory));
+                    let _ = std::panic::catch_unwind(run);
+                }
+            });
+        if let Err(e) = started {
+            tracing::error!(error = %e, "cannot start a password-hashing thread");
+        }
+    }
+    jobs
+}
+
+/// Checks `password` against a PHC-format Argon2 hash, computing in `memory` (grown to the
+/// hash's memory cost once, then reused). Constant-time comparison.
+pub fn verify_password(memory: &mut Vec<Block>, phc: &str, password: &[u8]) -> bool {
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(hash.algorithm) else {
+        return false;
+    };
+    let version = match hash.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > MAX_BLOCKS {
+        return false;
+    }
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::new());
+    }
+    let mut out = [0u8; 64];
+    let Some(out) = out.get_mut(..expected.len()) else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params);
+    if argon2
+        .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+        .is_err()
+    {
+        return false;
+    }
+    bool::from(out.ct_eq(expected.as_bytes()))
+}
+
 /// Bounds the number of password hashes computed at once.
 #[derive(Debug)]
 pub struct LoginGate {
+    jobs: std::sync::mpsc::Sender<Job>,
     permits: Arc<Semaphore>,
     limit: usize,
     max_waiting: usize,
@@ -60,7 +146,30 @@ impl Drop for Hashing<'_> {
 }
 
 impl HashPermit {
-    /// Call on the thread that computes the hash, for as long as it runs.
+    /// Runs `job` on a hashing thread, with that thread's memory area; the slot is given
+    /// back when the job ends, even if the caller has stopped waiting. `None` if the job
+    /// could not run (no hashing thread, or it panicked).
+    pub fn run<R: Send + 'static>(
+        self,
+        job: impl FnOnce(&mut Vec<Block>) -> R + Send + 'static,
+    ) -> impl std::future::Future<Output = Option<R>> + Send + 'static {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let jobs = self.gate.jobs.clone();
+        let sent = jobs.send(Box::new(move |memory: &mut Vec<Block>| {
+            let result = {
+                let _hashing = self.hashing();
+                job(memory)
+            };
+            drop(self);
+            let _ = reply.send(result);
+        }));
+        async move {
+            sent.ok()?;
+            answer.await.ok()
+        }
+    }
+
+    /// Counts a hash being computed while the returned guard lives.
     pub fn hashing(&self) -> Hashing<'_> {
         let gate = &*self.gate;
         gate.started.fetch_add(1, Ordering::Relaxed);
@@ -86,6 +195,7 @@ impl LoginGate {
     pub fn with_wait(limit: usize, max_wait: Duration) -> Self {
         let limit = limit.max(1);
         Self {
+            jobs: start_hashers(limit),
             permits: Arc::new(Semaphore::new(limit)),
             limit,
             max_waiting: limit * WAITERS_PER_SLOT,
@@ -374,6 +484,39 @@ mod tests {
         assert_eq!(results.iter().filter(|r| r.is_some()).count(), 1);
         assert_eq!(gate.waiting.load(Ordering::Relaxed), 0);
         assert_eq!(gate.hashes_started(), 2);
+        // Jobs run on the gate's threads; the slot comes back when the job is done.
+        drop(b);
+        drop(results);
+        let permit = gate.acquire().await.unwrap();
+        let answer = permit.run(|memory| memory.len()).await;
+        assert_eq!(answer, Some(0));
+        assert_eq!(gate.hashes_started(), 3);
+        assert!(gate.acquire().await.is_some(), "the slot was given back");
+    }
+
+    #[test]
+    fn verifies_argon2_hashes_in_reused_memory() {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let params = Params::new(1024, 2, 1, None).unwrap();
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let salt = SaltString::generate(&mut rand::rngs::OsRng);
+        let phc = argon2
+            .hash_password(b"correct horse", &salt)
+            .unwrap()
+            .to_string();
+        let mut memory = Vec::new();
+        assert!(verify_password(&mut memory, &phc, b"correct horse"));
+        assert_eq!(memory.len(), 1024);
+        let area = memory.as_ptr();
+        assert!(!verify_password(&mut memory, &phc, b"correct horsf"));
+        assert!(verify_password(&mut memory, &phc, b"correct horse"));
+        assert_eq!(memory.as_ptr(), area, "the same memory, reused");
+        assert!(!verify_password(&mut memory, "not a hash", b"x"));
+        assert!(!verify_password(
+            &mut memory,
+            "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            b"x"
+        ));
     }
 
     #[test]

@@ -459,8 +459,23 @@ async fn slow_clients_are_disconnected() {
     s.get("/healthz").await.expect(200);
 }
 
-/// With `max_connections = 4`, seven valid keep-alive connections: four are served, the
-/// other three wait unaccepted until one of the four closes.
+/// Waits (bounded) until the server serves `n` connections. There is no event to await
+/// for an accept seen from the client side, so this polls the server's gauge.
+async fn until_open(s: &TestServer, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.app.connections().open() != n {
+        assert!(
+            Instant::now() < deadline,
+            "{} connections open, not {n}",
+            s.app.connections().open()
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// `max_connections = 4`: never more than four connections are served. Keep-alive
+/// connections that have had their turn make way for a newcomer; connections yet to send a
+/// request keep their place, so a newcomer waits until one of them has been answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_connection_cap_holds() {
     let s = TestServer::start_with(Backend::Sqlite, |c| {
@@ -469,6 +484,7 @@ async fn the_connection_cap_holds() {
     })
     .await;
     let stats = s.app.connections();
+    // Four idle keep-alive connections, each answered once.
     let mut held = Vec::new();
     for _ in 0..4 {
         let mut stream = TcpStream::connect(addr(&s)).await.expect("connect");
@@ -480,39 +496,55 @@ async fn the_connection_cap_holds() {
         held.push(stream);
     }
     assert_eq!(stats.open(), 4);
-    let mut waiting = Vec::new();
-    for _ in 0..3 {
-        // The kernel completes the handshake; the server does not accept.
-        let mut stream = TcpStream::connect(addr(&s)).await.expect("connect");
-        stream.write_all(HEALTHZ).await.expect("write");
-        waiting.push(stream);
+    // A fifth is served: the idle ones are closed to make way for it.
+    let mut fifth = TcpStream::connect(addr(&s)).await.expect("connect");
+    fifth.write_all(HEALTHZ).await.expect("write");
+    let response = read_response(&mut fifth, Duration::from_secs(10))
+        .await
+        .expect("the fifth connection is served");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    for stream in &mut held {
+        let _ = read_until_closed(stream, Duration::from_secs(10)).await;
     }
+    assert_eq!(stats.accepted(), 5);
+    assert!(stats.peak() <= 4, "peak {}", stats.peak());
+    drop(fifth);
+    drop(held);
+    until_open(&s, 0).await;
+
+    // Four connections that have not sent a request yet hold their places.
+    let mut silent = Vec::new();
+    for _ in 0..4 {
+        silent.push(TcpStream::connect(addr(&s)).await.expect("connect"));
+    }
+    until_open(&s, 4).await;
+    let mut newcomer = TcpStream::connect(addr(&s)).await.expect("connect");
+    newcomer.write_all(HEALTHZ).await.expect("write");
     // Proving an absence needs a bounded wait: nothing is answered within 300 ms.
     assert!(
-        read_response(&mut waiting[0], Duration::from_millis(300))
+        read_response(&mut newcomer, Duration::from_millis(300))
             .await
             .is_none(),
         "a fifth connection was served"
     );
     assert_eq!(stats.open(), 4);
-    assert_eq!(stats.accepted(), 4);
-    // One served connection closes: the first waiting one is accepted and answered.
-    drop(held.pop());
-    let response = read_response(&mut waiting[0], Duration::from_secs(10))
+    // One of them asks: it is answered, and closed since someone waits; the newcomer is next.
+    silent[0].write_all(HEALTHZ).await.expect("write");
+    let response = read_response(&mut silent[0], Duration::from_secs(10))
         .await
-        .expect("served once a place freed");
+        .expect("a response");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    assert_eq!(stats.accepted(), 5);
+    assert!(
+        response.to_ascii_lowercase().contains("connection: close"),
+        "{response}"
+    );
+    let _ = read_until_closed(&mut silent[0], Duration::from_secs(10)).await;
+    let response = read_response(&mut newcomer, Duration::from_secs(10))
+        .await
+        .expect("the newcomer is served");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(stats.peak() <= 4, "peak {}", stats.peak());
     assert_eq!(stats.peak(), 4);
-    drop(held);
-    for stream in &mut waiting[1..] {
-        let response = read_response(stream, Duration::from_secs(10))
-            .await
-            .expect("served");
-        assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    }
-    assert!(stats.peak() <= 4, "peak {}", stats.peak());
 }
 
 /// Shutdown stops accepting, lets an in-flight request finish, and ends.
