@@ -361,6 +361,24 @@ async fn serve_connections(
     Ok(())
 }
 
+/// Connections the kernel completes and queues for us beyond those served (the listen
+/// backlog; Linux caps it at `net.core.somaxconn`, 4096 by default).
+pub const LISTEN_BACKLOG: u32 = 1024;
+
+/// Binds the listening socket with a [`LISTEN_BACKLOG`]-deep queue (`TcpListener::bind`
+/// asks for 128, too few for a burst of connections at the cap).
+pub fn bind(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// Errors of one connection attempt, not of the listener.
 fn is_connection_error(e: &std::io::Error) -> bool {
     matches!(

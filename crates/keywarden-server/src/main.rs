@@ -225,9 +225,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(?config, "starting");
     let mut app = App::open(config).await.context("opening the database")?;
     app.start_followers();
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
+    let listener =
+        keywarden_server::app::bind(listen).with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
     app.serve(listener, shutdown_signal()).await?;
     tracing::info!("shutting down: recording last-used times, refusal counts and failed logins");

@@ -72,8 +72,28 @@ fn memory_kib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// Sends one request on a keep-alive connection and reads the response; returns its status.
-async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> Result<u16> {
+/// `ListenOverflows` of the network namespace (every listener on the machine, not only ours).
+fn listen_overflows() -> u64 {
+    let text = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let mut lines = text.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (Some(names), Some(values)) = (lines.next(), lines.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(n, _)| *n == "ListenOverflows")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sends one request on a keep-alive connection and reads the response; returns its status
+/// and whether the server closes the connection after it.
+async fn exchange(
+    stream: &mut TcpStream,
+    request: &[u8],
+    buf: &mut Vec<u8>,
+) -> Result<(u16, bool)> {
     stream.write_all(request).await?;
     buf.clear();
     let mut chunk = [0u8; 2048];
@@ -108,10 +128,7 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], buf: &mut Vec<u8>) -> 
             }
             buf.extend_from_slice(&chunk[..n]);
         }
-        if head.contains("connection: close") {
-            bail!("closed after status {status}");
-        }
-        return Ok(status);
+        return Ok((status, head.contains("connection: close")));
     }
 }
 
@@ -165,7 +182,10 @@ async fn flood_worker(
         }
         let Some(s) = stream.as_mut() else { continue };
         match exchange(s, request.as_bytes(), &mut buf).await {
-            Ok(status) => {
+            Ok((status, closing)) => {
+                if closing {
+                    stream = None;
+                }
                 let counter = match status {
                     200 => &tally.ok,
                     401 => &tally.unauthorized,
@@ -220,7 +240,7 @@ pub fn run(args: FloodArgs) -> Result<()> {
             )
             .await?;
         app.start_followers();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = keywarden_server::app::bind("127.0.0.1:0".parse()?)?;
         let server = listener.local_addr()?;
         tokio::spawn(app.serve(listener, std::future::pending()));
         anyhow::Ok((app, server))
@@ -241,7 +261,7 @@ pub fn run(args: FloodArgs) -> Result<()> {
     };
     let prober = {
         let stop = Arc::clone(&stop);
-        std::thread::spawn(move || -> Result<(Vec<Duration>, u64)> {
+        std::thread::spawn(move || -> Result<(Vec<(Duration, Instant)>, u64)> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -264,7 +284,7 @@ pub fn run(args: FloodArgs) -> Result<()> {
                         .await
                     };
                     match tokio::time::timeout(Duration::from_secs(10), probe).await {
-                        Ok(Ok(200)) => latencies.push(started.elapsed()),
+                        Ok(Ok((200, _))) => latencies.push((started.elapsed(), started)),
                         _ => failures += 1,
                     }
                 }
@@ -273,6 +293,7 @@ pub fn run(args: FloodArgs) -> Result<()> {
         })
     };
 
+    let overflows_before = listen_overflows();
     let tally = Arc::new(Tally::default());
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -301,10 +322,20 @@ pub fn run(args: FloodArgs) -> Result<()> {
     std::thread::sleep(Duration::from_millis(200));
     stop.store(true, Ordering::Relaxed);
     let peak_sampled = sampler.join().unwrap_or(0);
-    let (mut latencies, probe_failures) = prober
+    let (probes, probe_failures) = prober
         .join()
         .map_err(|_| anyhow::anyhow!("the prober panicked"))??;
+    let overflows = listen_overflows().saturating_sub(overflows_before);
     let (_, hwm) = memory_kib();
+    // When the slowest probe was sent, in seconds after the flood began (negative: before).
+    let slowest = probes.iter().max_by_key(|(d, _)| *d).map(|&(d, at)| {
+        let offset = match at.checked_duration_since(started) {
+            Some(after) => after.as_secs_f64(),
+            None => -started.duration_since(at).as_secs_f64(),
+        };
+        (d, offset)
+    });
+    let mut latencies: Vec<Duration> = probes.iter().map(|(d, _)| *d).collect();
     latencies.sort();
     let gate = &app.service.login_limits.gate;
     let mib = |kib: u64| kib as f64 / 1024.0;
@@ -323,7 +354,7 @@ pub fn run(args: FloodArgs) -> Result<()> {
         login_concurrency
     );
     println!(
-        "logins answered: {answered} ({:.0}/s): 200 {}, 401 {}, 429 {}, other {}; transport errors {}",
+        "logins answered: {answered} ({:.0}/s): 200 {}, 401 {}, 429 {}, other {}; requests lost to a closed connection (then reconnected) {}",
         answered as f64 / elapsed.as_secs_f64(),
         count(&tally.ok),
         count(&tally.unauthorized),
@@ -351,7 +382,16 @@ pub fn run(args: FloodArgs) -> Result<()> {
         ms(latencies.last().copied().unwrap_or_default()),
         probe_failures
     );
-    println!("open connections at peak: {}", app.connections().peak());
+    if let Some((d, at)) = slowest {
+        println!(
+            "slowest /healthz probe: {:.1} ms, sent {at:.2} s after the flood began",
+            ms(d)
+        );
+    }
+    println!(
+        "open connections at peak: {}; listen-queue overflows on the machine during the run: {overflows}",
+        app.connections().peak()
+    );
     drop(app);
     drop(server_rt);
     let _ = std::fs::remove_dir_all(&dir);
