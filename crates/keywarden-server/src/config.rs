@@ -41,6 +41,24 @@ pub struct Config {
     /// The one header a trusted proxy sets to the client's address (`x-real-ip`), like
     /// nginx's `real_ip_header`. Lower case.
     pub real_ip_header: String,
+    /// Password hashes (Argon2id, 19 MiB each) computed at once; more logins wait briefly
+    /// or are answered 429. Default: the number of CPUs.
+    pub login_concurrency: usize,
+    /// Failed logins for one user name (from any address) before the name is throttled (0: never).
+    pub login_user_max_failures: u32,
+    pub login_user_failure_window: Duration,
+    pub login_user_block: Duration,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long a client may take to send a request's headers (also the idle keep-alive limit).
+    pub header_read_timeout: Duration,
+    /// How long a request may take, body included, before it is answered 408.
+    pub request_timeout: Duration,
+}
+
+/// The default hashing concurrency: the number of CPUs (at least 1).
+pub fn default_login_concurrency() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 impl std::fmt::Debug for Config {
@@ -53,6 +71,10 @@ impl std::fmt::Debug for Config {
             .field("poll_interval", &self.poll_interval)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("real_ip_header", &self.real_ip_header)
+            .field("login_concurrency", &self.login_concurrency)
+            .field("max_connections", &self.max_connections)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -132,6 +154,13 @@ impl Default for Config {
             failure_block: Duration::from_secs(60),
             trusted_proxies: Vec::new(),
             real_ip_header: "x-real-ip".to_owned(),
+            login_concurrency: default_login_concurrency(),
+            login_user_max_failures: 10,
+            login_user_failure_window: Duration::from_secs(300),
+            login_user_block: Duration::from_secs(300),
+            max_connections: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -157,6 +186,13 @@ pub struct FileConfig {
     pub failure_block_secs: Option<u64>,
     pub trusted_proxies: Option<Vec<String>>,
     pub real_ip_header: Option<String>,
+    pub login_concurrency: Option<usize>,
+    pub login_user_max_failures: Option<u32>,
+    pub login_user_failure_window_secs: Option<u64>,
+    pub login_user_block_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
 }
 
 /// Raw settings from flags or environment (see `main.rs`); `None` means "not given".
@@ -179,6 +215,13 @@ pub struct Overrides {
     pub failure_block_secs: Option<u64>,
     pub trusted_proxies: Option<Vec<String>>,
     pub real_ip_header: Option<String>,
+    pub login_concurrency: Option<usize>,
+    pub login_user_max_failures: Option<u32>,
+    pub login_user_failure_window_secs: Option<u64>,
+    pub login_user_block_secs: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub request_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -277,6 +320,38 @@ impl Config {
                 .or(file.real_ip_header)
                 .unwrap_or(d.real_ip_header)
                 .to_ascii_lowercase(),
+            login_concurrency: o
+                .login_concurrency
+                .or(file.login_concurrency)
+                .unwrap_or(d.login_concurrency),
+            login_user_max_failures: o
+                .login_user_max_failures
+                .or(file.login_user_max_failures)
+                .unwrap_or(d.login_user_max_failures),
+            login_user_failure_window: o
+                .login_user_failure_window_secs
+                .or(file.login_user_failure_window_secs)
+                .map(secs)
+                .unwrap_or(d.login_user_failure_window),
+            login_user_block: o
+                .login_user_block_secs
+                .or(file.login_user_block_secs)
+                .map(secs)
+                .unwrap_or(d.login_user_block),
+            max_connections: o
+                .max_connections
+                .or(file.max_connections)
+                .unwrap_or(d.max_connections),
+            header_read_timeout: o
+                .header_read_timeout_secs
+                .or(file.header_read_timeout_secs)
+                .map(secs)
+                .unwrap_or(d.header_read_timeout),
+            request_timeout: o
+                .request_timeout_secs
+                .or(file.request_timeout_secs)
+                .map(secs)
+                .unwrap_or(d.request_timeout),
         };
         config.check()?;
         Ok(config)
@@ -329,6 +404,39 @@ impl Config {
             return Err(ConfigError::Value(
                 "session_ttl_secs",
                 "must be positive".into(),
+            ));
+        }
+        if !(1..=1024).contains(&self.login_concurrency) {
+            return Err(ConfigError::Value(
+                "login_concurrency",
+                "between 1 and 1024".into(),
+            ));
+        }
+        if self.login_user_max_failures > 0
+            && (self.login_user_failure_window.is_zero() || self.login_user_block.is_zero())
+        {
+            return Err(ConfigError::Value(
+                "login_user_block_secs",
+                "the user-name window and block must be positive".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(ConfigError::Value(
+                "max_connections",
+                "between 1 and 1000000".into(),
+            ));
+        }
+        let day = Duration::from_secs(24 * 3600);
+        if self.header_read_timeout.is_zero() || self.header_read_timeout > day {
+            return Err(ConfigError::Value(
+                "header_read_timeout_secs",
+                "between 1 and 86400".into(),
+            ));
+        }
+        if self.request_timeout.is_zero() || self.request_timeout > day {
+            return Err(ConfigError::Value(
+                "request_timeout_secs",
+                "between 1 and 86400".into(),
             ));
         }
         Ok(())
@@ -406,6 +514,51 @@ mod tests {
         assert_eq!(config.key_prefix, "acme");
         assert_eq!(config.default_environment, "prod");
         assert_eq!(config.max_failures, 3);
+        assert_eq!(config.login_concurrency, default_login_concurrency());
+        assert!(config.login_concurrency >= 1);
+        assert_eq!(config.max_connections, 1024);
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(config.request_timeout, Duration::from_secs(30));
+        std::fs::write(
+            &path,
+            "login_concurrency = 3\nmax_connections = 50\nheader_read_timeout_secs = 4\n\
+             request_timeout_secs = 7\nlogin_user_max_failures = 6\n\
+             login_user_failure_window_secs = 70\nlogin_user_block_secs = 80\n",
+        )
+        .unwrap();
+        let config = Config::resolve(Overrides {
+            config_file: Some(path.clone()),
+            max_connections: Some(60),
+            ..Overrides::default()
+        })
+        .unwrap();
+        assert_eq!(config.login_concurrency, 3);
+        assert_eq!(config.max_connections, 60);
+        assert_eq!(config.header_read_timeout, Duration::from_secs(4));
+        assert_eq!(config.request_timeout, Duration::from_secs(7));
+        assert_eq!(config.login_user_max_failures, 6);
+        assert_eq!(config.login_user_failure_window, Duration::from_secs(70));
+        assert_eq!(config.login_user_block, Duration::from_secs(80));
+        for bad in [
+            Overrides {
+                login_concurrency: Some(0),
+                ..Overrides::default()
+            },
+            Overrides {
+                max_connections: Some(0),
+                ..Overrides::default()
+            },
+            Overrides {
+                header_read_timeout_secs: Some(0),
+                ..Overrides::default()
+            },
+            Overrides {
+                request_timeout_secs: Some(0),
+                ..Overrides::default()
+            },
+        ] {
+            assert!(Config::resolve(bad).is_err());
+        }
         std::fs::write(&path, "unknown = 1\n").unwrap();
         assert!(
             Config::resolve(Overrides {

@@ -1,4 +1,5 @@
-//! Rate limits per key (token buckets) and failure throttling per client address.
+//! Rate limits per key (token buckets), failure throttling per client address, and the
+//! limits of password logins ([`login`]).
 //!
 //! Both are per replica and in memory: with N replicas behind a balancer a key
 //! can reach up to N times its limit. That is documented, and the price of a
@@ -7,10 +8,14 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::model::RatePolicy;
+
+pub mod login;
+pub mod table;
+
+use table::{Policy, Table};
 
 #[derive(Debug)]
 struct Bucket {
@@ -52,83 +57,102 @@ impl RateLimiter {
     }
 }
 
-#[derive(Debug)]
-struct Failures {
-    count: u32,
-    window_start: Instant,
-    blocked_until: Option<Instant>,
+/// Slots in each failure table (addresses, user names): 65,536 × 32 bytes = 2 MiB each.
+pub const THROTTLE_SLOTS: usize = 1 << 16;
+
+/// The throttle key of a client address: an IPv4 address (also when written IPv4-mapped,
+/// `::ffff:a.b.c.d`), or an IPv6 /64 (one subscriber owns a whole /64, so counting single
+/// IPv6 addresses would give an attacker 2^64 fresh starts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AddressKey {
+    V4(u32),
+    V6Net64(u64),
 }
 
-/// Counts failed verifications per client address; past `max_failures` within
-/// `window`, the address is refused for `block` without looking at its keys.
+impl AddressKey {
+    pub fn of(address: IpAddr) -> Self {
+        match address {
+            IpAddr::V4(v4) => AddressKey::V4(u32::from(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => AddressKey::V4(u32::from(v4)),
+                None => AddressKey::V6Net64((u128::from(v6) >> 64) as u64),
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for AddressKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            AddressKey::V4(v4) => write!(f, "{}", std::net::Ipv4Addr::from(v4)),
+            AddressKey::V6Net64(net) => {
+                write!(f, "{}/64", std::net::Ipv6Addr::from(u128::from(net) << 64))
+            }
+        }
+    }
+}
+
+/// Counts failed authentications per client address (IPv4 address or IPv6 /64); past
+/// `max_failures` within `window`, the address is refused for `block` without looking at
+/// its credentials. The table has a fixed size ([`THROTTLE_SLOTS`]) and every operation is
+/// O(1); while nothing is blocked, [`FailureThrottle::check`] takes no lock.
 #[derive(Debug)]
 pub struct FailureThrottle {
-    max_failures: u32,
-    window: Duration,
-    block: Duration,
-    table: Mutex<HashMap<IpAddr, Failures>>,
-    /// When the latest block ends, in nanoseconds since `origin`: while it is past,
-    /// no address is blocked and `check` skips the lock (the verify hot path).
-    blocked_until: AtomicU64,
-    origin: Instant,
+    table: Table,
 }
 
 impl FailureThrottle {
     pub fn new(max_failures: u32, window: Duration, block: Duration) -> Self {
-        Self {
+        Self::with_capacity(max_failures, window, block, THROTTLE_SLOTS)
+    }
+
+    pub fn with_capacity(
+        max_failures: u32,
+        window: Duration,
+        block: Duration,
+        capacity: usize,
+    ) -> Self {
+        let policy = Policy {
             max_failures,
             window,
             block,
-            table: Mutex::new(HashMap::new()),
-            blocked_until: AtomicU64::new(0),
-            origin: Instant::now(),
+        };
+        Self {
+            table: Table::new(policy, capacity),
         }
+    }
+
+    fn tag(&self, address: IpAddr) -> u64 {
+        self.table.tag_of(&AddressKey::of(address))
     }
 
     /// `Err(retry_after)` when the address is blocked.
     pub fn check(&self, address: IpAddr, now: Instant) -> Result<(), Duration> {
-        if self.max_failures == 0 || self.nanos(now) >= self.blocked_until.load(Ordering::Relaxed) {
-            return Ok(());
-        }
-        let table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        match table.get(&address).and_then(|f| f.blocked_until) {
-            Some(until) if until > now => Err(until - now),
-            _ => Ok(()),
-        }
-    }
-
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+        self.table.check(self.tag(address), now)
     }
 
     pub fn record_failure(&self, address: IpAddr, now: Instant) {
-        if self.max_failures == 0 {
-            return;
-        }
-        let mut table = self.table.lock().unwrap_or_else(|p| p.into_inner());
-        if table.len() > 100_000 {
-            table.retain(|_, f| {
-                now.duration_since(f.window_start) < self.window
-                    || f.blocked_until.is_some_and(|u| u > now)
-            });
-        }
-        let entry = table.entry(address).or_insert(Failures {
-            count: 0,
-            window_start: now,
-            blocked_until: None,
-        });
-        if now.duration_since(entry.window_start) > self.window {
-            entry.count = 0;
-            entry.window_start = now;
-        }
-        entry.count += 1;
-        if entry.count >= self.max_failures {
-            entry.blocked_until = Some(now + self.block);
-            self.blocked_until
-                .fetch_max(self.nanos(now + self.block), Ordering::Relaxed);
-            entry.count = 0;
-            entry.window_start = now;
-        }
+        let _ = self.table.charge(self.tag(address), now);
+    }
+
+    /// Counts an attempt before it is made (an expensive one: a password hash). `Err` when
+    /// the address is blocked; nothing is counted then.
+    pub fn charge(&self, address: IpAddr, now: Instant) -> Result<(), Duration> {
+        self.table.charge(self.tag(address), now)
+    }
+
+    /// Takes back a [`FailureThrottle::charge`] for an attempt that succeeded or was not made.
+    pub fn refund(&self, address: IpAddr, now: Instant) {
+        self.table.refund(self.tag(address), now);
+    }
+
+    /// Failures counted against an address in its current window.
+    pub fn failures(&self, address: IpAddr) -> u32 {
+        self.table.count(self.tag(address))
+    }
+
+    pub fn table(&self) -> &Table {
+        &self.table
     }
 }
 
@@ -177,5 +201,63 @@ mod tests {
         assert!(throttle.check(ip, t0 + Duration::from_secs(31)).is_ok());
         assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
         assert_eq!(retry_after_secs(Duration::from_millis(2500)), 3);
+    }
+
+    #[test]
+    fn ipv6_counts_per_64_and_mapped_ipv4_as_ipv4() {
+        let throttle = FailureThrottle::new(3, Duration::from_secs(60), Duration::from_secs(30));
+        let t0 = Instant::now();
+        // Three addresses of one /64: one budget.
+        for a in [
+            "2001:db8:1:2::1",
+            "2001:db8:1:2::2",
+            "2001:db8:1:2:ffff:ffff:ffff:ffff",
+        ] {
+            throttle.record_failure(a.parse().unwrap(), t0);
+        }
+        assert!(
+            throttle
+                .check("2001:db8:1:2::99".parse().unwrap(), t0)
+                .is_err()
+        );
+        assert!(
+            throttle
+                .check("2001:db8:1:3::1".parse().unwrap(), t0)
+                .is_ok(),
+            "the next /64 is another client"
+        );
+        // IPv4-mapped IPv6 is the IPv4 address.
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        throttle.record_failure(mapped, t0);
+        throttle.record_failure(v4, t0);
+        throttle.record_failure(mapped, t0);
+        assert!(throttle.check(v4, t0).is_err());
+        assert_eq!(AddressKey::of(mapped), AddressKey::of(v4));
+        assert_eq!(
+            AddressKey::of("2001:db8:1:2:3:4:5:6".parse().unwrap()).to_string(),
+            "2001:db8:1:2::/64"
+        );
+        // `::1` is IPv6 loopback, not the IPv4 address 0.0.0.1.
+        assert_ne!(
+            AddressKey::of("::1".parse().unwrap()),
+            AddressKey::of("0.0.0.1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn throttle_memory_is_fixed() {
+        let throttle = FailureThrottle::with_capacity(
+            5,
+            Duration::from_secs(60),
+            Duration::from_secs(30),
+            4096,
+        );
+        let t0 = Instant::now();
+        for i in 0..200_000u32 {
+            throttle.record_failure(IpAddr::from(i.to_be_bytes()), t0);
+        }
+        assert_eq!(throttle.table().capacity(), 4096);
+        assert!(throttle.table().len() <= 4096);
     }
 }

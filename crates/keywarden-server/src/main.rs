@@ -103,6 +103,26 @@ struct Settings {
     /// The one header a trusted proxy sets to the client address (default X-Real-IP).
     #[arg(long, env = "KEYWARDEN_REAL_IP_HEADER", global = true)]
     real_ip_header: Option<String>,
+    /// Password hashes computed at once (default: the number of CPUs); more logins wait
+    /// briefly or are answered 429.
+    #[arg(long, env = "KEYWARDEN_LOGIN_CONCURRENCY", global = true)]
+    login_concurrency: Option<usize>,
+    /// Failed logins for one user name, from any address, before it is throttled (0: never).
+    #[arg(long, env = "KEYWARDEN_LOGIN_USER_MAX_FAILURES", global = true)]
+    login_user_max_failures: Option<u32>,
+    #[arg(long, env = "KEYWARDEN_LOGIN_USER_FAILURE_WINDOW_SECS", global = true)]
+    login_user_failure_window_secs: Option<u64>,
+    #[arg(long, env = "KEYWARDEN_LOGIN_USER_BLOCK_SECS", global = true)]
+    login_user_block_secs: Option<u64>,
+    /// Connections served at once; more wait in the listen backlog.
+    #[arg(long, env = "KEYWARDEN_MAX_CONNECTIONS", global = true)]
+    max_connections: Option<usize>,
+    /// Seconds a client may take to send request headers (also the idle keep-alive limit).
+    #[arg(long, env = "KEYWARDEN_HEADER_READ_TIMEOUT_SECS", global = true)]
+    header_read_timeout_secs: Option<u64>,
+    /// Seconds a request may take, body included, before it is answered 408.
+    #[arg(long, env = "KEYWARDEN_REQUEST_TIMEOUT_SECS", global = true)]
+    request_timeout_secs: Option<u64>,
 }
 
 impl Settings {
@@ -125,6 +145,13 @@ impl Settings {
             failure_block_secs: self.failure_block_secs,
             trusted_proxies: self.trusted_proxies,
             real_ip_header: self.real_ip_header,
+            login_concurrency: self.login_concurrency,
+            login_user_max_failures: self.login_user_max_failures,
+            login_user_failure_window_secs: self.login_user_failure_window_secs,
+            login_user_block_secs: self.login_user_block_secs,
+            max_connections: self.max_connections,
+            header_read_timeout_secs: self.header_read_timeout_secs,
+            request_timeout_secs: self.request_timeout_secs,
         })
     }
 }
@@ -202,17 +229,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tracing::info!(?config, "starting");
     let mut app = App::open(config).await.context("opening the database")?;
     app.start_followers();
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
+    let listener =
+        keywarden_server::app::bind(listen).with_context(|| format!("listening on {listen}"))?;
     tracing::info!(address = %listener.local_addr()?, "serving");
     app.serve(listener, shutdown_signal()).await?;
-    tracing::info!("shutting down: recording last-used times and refusal counts");
+    tracing::info!("shutting down: recording last-used times, refusal counts and failed logins");
     if let Err(e) = app.service.flush_usage(0).await {
         tracing::warn!(error = %e, "could not record key usage");
     }
     if let Err(e) = app.service.flush_refusal_counts().await {
         tracing::warn!(error = %e, "could not record refusal counts");
+    }
+    if let Err(e) = app.service.flush_login_failures().await {
+        tracing::warn!(error = %e, "could not record failed logins");
     }
     Ok(())
 }

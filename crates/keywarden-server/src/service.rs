@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use keywarden_core::{Timestamp, now};
 use keywarden_keys::{ApiKey, KeyDigest, KeyRef};
@@ -108,6 +108,8 @@ pub struct Service {
     dummy_hash: std::sync::OnceLock<String>,
     /// Keys the idempotency fingerprints of requests that carry secrets; never stored.
     fingerprint_key: Zeroizing<[u8; 32]>,
+    /// Hashing concurrency, per-user-name throttle and failed-login counts.
+    pub login_limits: crate::limits::login::LoginLimits,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -668,6 +670,14 @@ impl Service {
         // OWASP minimum for Argon2id: m = 19 MiB, t = 2, p = 1.
         let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let login_limits = crate::limits::login::LoginLimits::new(
+            config.login_concurrency,
+            crate::limits::table::Policy {
+                max_failures: config.login_user_max_failures,
+                window: config.login_user_failure_window,
+                block: config.login_user_block,
+            },
+        );
         Self {
             store,
             index,
@@ -680,17 +690,8 @@ impl Service {
                 rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, key.as_mut_slice());
                 key
             },
+            login_limits,
         }
-    }
-
-    fn dummy_hash(&self) -> &str {
-        self.dummy_hash.get_or_init(|| {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            self.argon2
-                .hash_password(b"keywarden-dummy-password", &salt)
-                .map(|h| h.to_string())
-                .unwrap_or_default()
-        })
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -779,17 +780,42 @@ impl Service {
         }
     }
 
+    /// Logs a user in with a password. Unauthenticated and expensive (one Argon2id hash), so
+    /// the attempt is charged to the client address and to the user name *before* the hash
+    /// (a blocked one is answered 429 at once), hashes run `login_concurrency` at a time, and
+    /// a failure is only counted, for one aggregated audit row per flush
+    /// ([`Service::flush_login_failures`]). A successful attempt is not charged.
     pub async fn login(&self, login: Login, client: Option<IpAddr>) -> Result<Session> {
-        if let Some(address) = client
-            && let Err(wait) = self
-                .verifier
-                .throttle
-                .check(address, std::time::Instant::now())
-        {
-            return Err(Error::TooManyRequests {
+        use crate::limits::login::Refusal;
+        use std::time::Instant;
+        let limits = &self.login_limits;
+        let throttle = &self.verifier.throttle;
+        let refused = |wait: std::time::Duration, why: Refusal| {
+            limits.failures.refused(client, why);
+            Error::TooManyRequests {
                 retry_after: crate::limits::retry_after_secs(wait),
-            });
+            }
+        };
+        let refund_address = || {
+            if let Some(address) = client {
+                throttle.refund(address, Instant::now());
+            }
+        };
+        if let Some(address) = client {
+            throttle
+                .charge(address, Instant::now())
+                .map_err(|wait| refused(wait, Refusal::AddressThrottled))?;
         }
+        if let Err(wait) = limits.users.charge(&login.username, Instant::now()) {
+            refund_address();
+            return Err(refused(wait, Refusal::UserThrottled));
+        }
+        let Some(permit) = limits.gate.acquire().await else {
+            // No hash, no guess tested: nothing to charge.
+            refund_address();
+            limits.users.refund(&login.username, Instant::now());
+            return Err(refused(std::time::Duration::from_secs(1), Refusal::Busy));
+        };
         let password = Zeroizing::new(login.password);
         let principal = {
             let index = self.read();
@@ -803,33 +829,35 @@ impl Service {
             Some((id, _)) => self.store.password_hash(id).await?,
             None => None,
         };
-        let hash = match &stored {
-            Some(hash) => hash.clone(),
-            None => self.dummy_hash().to_owned(),
-        };
+        let has_password = stored.is_some();
         let argon2 = self.argon2.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .is_ok_and(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?;
-        let Some((principal_id, true)) = principal.filter(|_| ok && stored.is_some()) else {
-            self.verifier.throttle_failure(client);
-            let _ = self
-                .store
-                .append_audit(
-                    vec![NewAudit {
-                        actor: "anonymous".into(),
-                        action: "auth.login_failed".into(),
-                        target: "principal:unknown".into(),
-                        detail: json!({ "address": client.map(|a| a.to_string()) }),
-                    }],
-                    now(),
-                )
-                .await;
+        let dummy = self.dummy_hash.get().cloned();
+        // On a hashing thread, in its reused memory; the slot stays taken until the hash is
+        // done, even if this request is dropped (client gone, timeout).
+        let (ok, new_dummy) = permit
+            .run(move |memory| {
+                let (hash, new_dummy) = match (stored, dummy) {
+                    (Some(hash), _) | (None, Some(hash)) => (hash, None),
+                    (None, None) => {
+                        let hash = dummy_hash(&argon2);
+                        (hash.clone(), Some(hash))
+                    }
+                };
+                let ok = crate::limits::login::verify_password(memory, &hash, password.as_bytes());
+                (ok, new_dummy)
+            })
+            .await
+            .ok_or_else(|| Error::Internal("the password could not be checked".into()))?;
+        if let Some(hash) = new_dummy {
+            let _ = self.dummy_hash.set(hash);
+        }
+        let known_name = principal.as_ref().map(|_| login.username.as_str());
+        let Some((principal_id, true)) = principal.filter(|_| ok && has_password) else {
+            limits.failures.failed(client, known_name);
             return Err(Error::Unauthenticated);
         };
+        refund_address();
+        limits.users.forgive(&login.username);
         let token = ApiKey::generate(SESSION_PREFIX, SESSION_ENV)
             .map_err(|e| Error::Internal(e.to_string()))?;
         let expires_at =
@@ -915,6 +943,26 @@ impl Service {
             return Err(Error::NotFound("session"));
         }
         Ok(SessionsEnded { ended })
+    }
+
+    /// Writes the failed logins counted since the last flush as one `auth.login_failed` audit
+    /// row (counts, distinct addresses, the most tried existing user names; never a password).
+    pub async fn flush_login_failures(&self) -> Result<()> {
+        let Some(detail) = self.login_limits.failures.take() else {
+            return Ok(());
+        };
+        self.store
+            .append_audit(
+                vec![NewAudit {
+                    actor: "system".into(),
+                    action: "auth.login_failed".into(),
+                    target: "auth.login".into(),
+                    detail,
+                }],
+                now(),
+            )
+            .await?;
+        Ok(())
     }
 
     pub async fn logout(&self, credential: &str) -> Result<()> {
@@ -1432,29 +1480,37 @@ impl Service {
             .await
     }
 
-    /// Argon2id of a new password, off the async runtime.
+    /// Argon2id of a new password, computed through the login gate: password hashing is
+    /// bounded in concurrency (and so in memory) whoever asks for it.
     async fn hash_password(&self, password: Zeroizing<String>) -> Result<String> {
+        let Some(permit) = self.login_limits.gate.acquire().await else {
+            return Err(Error::TooManyRequests { retry_after: 1 });
+        };
         let argon2 = self.argon2.clone();
-        tokio::task::spawn_blocking(move || {
-            let salt = SaltString::generate(&mut rand::rngs::OsRng);
-            argon2
-                .hash_password(password.as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
-        })
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))?
+        permit
+            .run(move |_memory| {
+                let salt = SaltString::generate(&mut rand::rngs::OsRng);
+                argon2
+                    .hash_password(password.as_bytes(), &salt)
+                    .map(|h| h.to_string())
+                    .map_err(|e| format!("password hashing failed: {e}"))
+            })
+            .await
+            .ok_or_else(|| Error::Internal("the password could not be hashed".into()))?
+            .map_err(Error::Internal)
     }
 
-    /// Checks a password against a stored Argon2id PHC string, off the async runtime.
+    /// Checks a password against a stored Argon2id PHC string, through the login gate.
     async fn password_matches(&self, stored: String, password: Zeroizing<String>) -> Result<bool> {
-        let argon2 = self.argon2.clone();
-        tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&stored)
-                .is_ok_and(|parsed| argon2.verify_password(password.as_bytes(), &parsed).is_ok())
-        })
-        .await
-        .map_err(|e| Error::Internal(e.to_string()))
+        let Some(permit) = self.login_limits.gate.acquire().await else {
+            return Err(Error::TooManyRequests { retry_after: 1 });
+        };
+        permit
+            .run(move |memory| {
+                crate::limits::login::verify_password(memory, &stored, password.as_bytes())
+            })
+            .await
+            .ok_or_else(|| Error::Internal("the password could not be checked".into()))
     }
 
     // ---------------------------------------------------------------------------------------
@@ -2463,6 +2519,16 @@ impl Service {
             .to_string();
         Ok((id.to_owned(), hash))
     }
+}
+
+/// A hash of a fixed password, verified against when a user name is unknown or has no
+/// password, so those cases cost what a wrong password costs.
+fn dummy_hash(argon2: &Argon2<'_>) -> String {
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2
+        .hash_password(b"keywarden-dummy-password", &salt)
+        .map(|h| h.to_string())
+        .unwrap_or_default()
 }
 
 fn key_view(entry: &crate::index::KeyEntry) -> Key {

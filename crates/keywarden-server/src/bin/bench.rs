@@ -19,6 +19,12 @@
 //! of load from elsewhere on the machine hits both servers alike.
 //!
 //! Usage: `keywarden-server-bench [--keys 1000,1000000] [--duration 5] [--connections 16] [--threads 1] [--rounds 3]`
+//!
+//! `keywarden-server-bench login-flood …` measures something else: memory and `/healthz`
+//! latency under a flood of wrong logins (see [`login_flood`]).
+
+#[path = "bench/login_flood.rs"]
+mod login_flood;
 
 use std::net::SocketAddr;
 use std::process::Command;
@@ -370,6 +376,9 @@ fn time_verify(app: &App, key: &str, iterations: u32) -> f64 {
 }
 
 fn main() -> Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("login-flood") {
+        return login_flood::run(login_flood::parse(std::env::args().skip(2))?);
+    }
     let args = parse_args()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

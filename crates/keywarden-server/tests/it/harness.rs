@@ -140,14 +140,8 @@ impl TestServer {
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
-        let router = app.router();
-        tokio::spawn(async move {
-            let _ = axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-            )
-            .await;
-        });
+        // The server's own accept loop (connection cap, timeouts), as in production.
+        tokio::spawn(app.serve(listener, std::future::pending()));
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()

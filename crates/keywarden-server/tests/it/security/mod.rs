@@ -2,6 +2,7 @@
 //! the way someone trying to get in would, against both backends where storage matters.
 
 mod at_rest;
+mod bounded;
 mod credentials;
 mod escalation;
 mod gateway;
