@@ -4,6 +4,7 @@
 mod recorder;
 
 mod history;
+mod mask;
 mod preflight;
 mod redirects;
 mod wire;
