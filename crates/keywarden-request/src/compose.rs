@@ -113,8 +113,7 @@ pub struct ShownResponse {
     pub body_mask: MaskReport,
 }
 
-/// What a send produced.
-#[derive(Debug)]
+/// What a send produced. `Debug` shows the masked response only.
 pub struct Sent {
     /// The response as received. Secret values an echo endpoint repeats are in it: show
     /// [`Sent::shown`] unless the person explicitly asked to reveal.
@@ -129,6 +128,17 @@ pub struct Sent {
     pub history_id: Option<i64>,
     /// Why the history entry could not be written (the request was sent all the same).
     pub history_error: Option<RequestError>,
+}
+
+impl std::fmt::Debug for Sent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sent")
+            .field("status", &self.response.status)
+            .field("shown", &self.shown)
+            .field("findings", &self.findings)
+            .field("history_id", &self.history_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Sent {

@@ -84,7 +84,8 @@ impl MaskerBuilder {
             }
             return self;
         }
-        self.add(format!("[secret.{name}]"), vec![name.to_owned()], value)
+        let shown = format!("[secret.{name}]");
+        self.add(&shown, &shown, vec![name.to_owned()], value)
     }
 
     /// A value with no known name, shown as `***`.
@@ -92,34 +93,63 @@ impl MaskerBuilder {
         if value.len() < MIN_SECRET_LEN {
             return self;
         }
-        self.add(ANONYMOUS.to_owned(), Vec::new(), value)
+        self.add(ANONYMOUS, ANONYMOUS, Vec::new(), value)
     }
 
     /// A whole rendered value that holds secrets (`Bearer sk_live_x`, a signature, a JWT),
-    /// shown as its preview (`Bearer [secret.api]`). Add the secrets themselves too, with
-    /// [`MaskerBuilder::secret`]: this catches what is derived from them.
+    /// shown as its preview (`Bearer [secret.api]`; inside a JSON string, the preview as a
+    /// JSON string); an encoding of it, or one line of it, as the names of its secrets
+    /// (`[secret.api]`). Add the secrets themselves too, with [`MaskerBuilder::secret`]:
+    /// this catches what is derived from them.
     pub fn rendered(&mut self, value: &[u8], preview: &str, secrets: &[String]) -> &mut Self {
         if value.len() < MIN_SECRET_LEN || value.len() > MAX_RENDERED_PATTERN {
             return self;
         }
-        let replacement = if preview.is_empty() {
+        let named = if secrets.is_empty() {
             ANONYMOUS.to_owned()
         } else {
-            preview.to_owned()
+            format!(
+                "[{}]",
+                secrets
+                    .iter()
+                    .map(|n| format!("secret.{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         };
-        self.add(replacement, secrets.to_vec(), value)
+        let preview = if preview.is_empty() { &named } else { preview };
+        self.add(preview, &named, secrets.to_vec(), value)
     }
 
-    fn add(&mut self, replacement: String, names: Vec<String>, value: &[u8]) -> &mut Self {
-        let label = self.labels.len();
-        for variant in encodings(value) {
+    /// `shown` replaces the value itself (and, JSON-escaped, the value inside a JSON
+    /// string); `named` replaces every encoding and each line of a multi-line value.
+    fn add(&mut self, shown: &str, named: &str, names: Vec<String>, value: &[u8]) -> &mut Self {
+        let first = self.labels.len();
+        let json = String::from_utf8_lossy(&json_escape(shown.as_bytes())).into_owned();
+        for (replacement, label) in [(shown, first), (&json, first + 1), (named, first + 2)] {
+            debug_assert_eq!(self.labels.len(), label);
+            self.labels.push(Label {
+                replacement: replacement.to_owned(),
+                names: names.clone(),
+            });
+        }
+        for (i, variant) in encodings(value).into_iter().enumerate() {
+            let whole = match i {
+                0 => first,
+                1 => first + 1,
+                _ => first + 2,
+            };
+            let label = if variant.contains(&b'\n') {
+                first + 2
+            } else {
+                whole
+            };
             for piece in lines(variant) {
                 if piece.len() >= MIN_SECRET_LEN {
                     self.patterns.push((piece, label));
                 }
             }
         }
-        self.labels.push(Label { replacement, names });
         self
     }
 
@@ -188,7 +218,8 @@ impl MaskerBuilder {
     }
 }
 
-/// The value and each of its encodings (duplicates are removed by the builder).
+/// The value, the value inside a JSON string, then each of its encodings (duplicates are
+/// removed by the builder).
 fn encodings(value: &[u8]) -> Vec<Zeroizing<Vec<u8>>> {
     let mut out: Vec<Zeroizing<Vec<u8>>> = vec![Zeroizing::new(value.to_vec())];
     out.push(Zeroizing::new(json_escape(value)));
