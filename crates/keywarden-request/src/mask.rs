@@ -198,8 +198,11 @@ impl MaskerBuilder {
             .expect("patterns of bounded length always build");
         let max_len = patterns.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
         let mut first_byte = [false; 256];
+        let mut first_pair = vec![0u64; 1024].into_boxed_slice();
         for (p, _) in &patterns {
             first_byte[p[0] as usize] = true;
+            let pair = (p[0] as usize) << 8 | p[1] as usize;
+            first_pair[pair / 64] |= 1 << (pair % 64);
         }
         let pattern_label = patterns.iter().map(|(_, l)| *l).collect();
         let mut sorted: Vec<Zeroizing<Vec<u8>>> = patterns.into_iter().map(|(p, _)| p).collect();
@@ -212,6 +215,7 @@ impl MaskerBuilder {
                 sorted,
                 max_len,
                 first_byte,
+                first_pair,
                 unmasked,
             }),
         }
@@ -317,7 +321,10 @@ struct Inner {
     /// Every pattern, sorted: to tell whether a tail may still become a match.
     sorted: Vec<Zeroizing<Vec<u8>>>,
     max_len: usize,
+    /// The first byte, and the first two bytes, of some pattern (a bit per pair): most
+    /// positions of a tail are ruled out without a search.
     first_byte: [bool; 256],
+    first_pair: Box<[u64]>,
     unmasked: Vec<String>,
 }
 
@@ -330,6 +337,7 @@ impl Inner {
             sorted: Vec::new(),
             max_len: 0,
             first_byte: [false; 256],
+            first_pair: Box::new([]),
             unmasked: Vec::new(),
         }
     }
@@ -488,7 +496,16 @@ impl Masker {
             start += nl + 1;
         }
         (start..buf.len())
-            .find(|&q| inner.first_byte[buf[q] as usize] && self.is_proper_prefix(&buf[q..]))
+            .find(|&q| {
+                let possible = match buf.get(q + 1) {
+                    None => inner.first_byte[buf[q] as usize],
+                    Some(&next) => {
+                        let pair = (buf[q] as usize) << 8 | next as usize;
+                        inner.first_pair[pair / 64] & (1 << (pair % 64)) != 0
+                    }
+                };
+                possible && self.is_proper_prefix(&buf[q..])
+            })
             .unwrap_or(buf.len())
     }
 

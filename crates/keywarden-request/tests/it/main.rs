@@ -3,6 +3,7 @@
 
 mod recorder;
 
+mod compose;
 mod history;
 mod mask;
 mod preflight;
