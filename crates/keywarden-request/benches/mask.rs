@@ -223,9 +223,10 @@ fn main() {
     let build_time = started.elapsed();
 
     println!(
-        "masker: {SECRETS} secrets, {} patterns (longest {} bytes), built in {:.1} ms",
+        "masker: {SECRETS} secrets, {} patterns (longest {} bytes), {:.1} MiB, built in {:.1} ms",
         masker.patterns(),
         masker.longest_pattern(),
+        masker.memory_usage() as f64 / (1024.0 * 1024.0),
         build_time.as_secs_f64() * 1000.0
     );
     let mib = log.len() as f64 / (1024.0 * 1024.0);

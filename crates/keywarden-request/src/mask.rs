@@ -17,20 +17,21 @@
 //!
 //! No pattern contains a line feed: a multi-line value is recognised line by line (each line
 //! of at least [`MIN_SECRET_LEN`] non-blank bytes, a trailing CR removed), and its encodings
-//! whole. So
-//! a match never crosses a line end, and [`StreamMasker`] can release every complete line at
-//! once and hold back, within a line, only a tail that could still become a match (at most
-//! the longest pattern minus one byte). Whatever the chunking, a stream is masked exactly as
-//! [`Masker::mask`] masks the whole of it.
+//! whole. So a match never crosses a line end, and [`StreamMasker`] can release every
+//! complete line at once and hold back, within a line, only a tail that could still become a
+//! match (at most the longest pattern minus one byte). Whatever the chunking, a stream is
+//! masked exactly as [`Masker::mask`] masks the whole of it.
 //!
 //! Values shorter than [`MIN_SECRET_LEN`] bytes are not masked: a three-byte value is found
 //! by chance in ordinary text so often that masking it would wreck the output, while it
 //! protects nothing an attacker could not guess. Their names are in [`Masker::unmasked`].
 //!
 //! What no masker can catch: a program that transforms a value in some other way (gzip,
-//! encryption, reversing it, any other encoding, printing it split across lines or
-//! interleaved with other text).
-//! Masking is a safety net against accidents, not a boundary against the program it wraps.
+//! encryption or hashing, reversing it, any other encoding such as base32 or `\u` escapes,
+//! printing it split across lines or interleaved with other text). Masking is a safety net
+//! against accidents, not a boundary against the program it wraps. The masker's own copies of
+//! the patterns are zeroized when it is dropped; the automaton's transition tables, which
+//! encode them too, are freed but not zeroized.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -47,6 +48,10 @@ pub const MIN_SECRET_LEN: usize = 4;
 /// Whole rendered values longer than this are not added as patterns of their own (the
 /// secrets inside them still are): they would only bloat the automaton.
 pub const MAX_RENDERED_PATTERN: usize = 4096;
+
+/// Up to this many bytes of patterns in all (about 100 secrets of 40 bytes with their
+/// encodings), the automaton is a DFA (about 22 MiB at most); beyond, a compact NFA.
+pub const DFA_MAX_PATTERN_BYTES: usize = 64 * 1024;
 
 /// The replacement when no name is known.
 pub const ANONYMOUS: &str = "***";
@@ -192,8 +197,15 @@ impl MaskerBuilder {
                 .kind(kind)
                 .build(patterns.iter().map(|(p, _)| p.as_slice()))
         };
-        // A DFA is the fastest scan; past its size limit the builder's own choice is used.
-        let ac = build(Some(AhoCorasickKind::DFA))
+        // A DFA is the fastest scan but takes about 350 bytes per pattern byte; past
+        // DFA_MAX_PATTERN_BYTES (a few very long values) the compact NFA is used instead.
+        let total: usize = patterns.iter().map(|(p, _)| p.len()).sum();
+        let kind = if total <= DFA_MAX_PATTERN_BYTES {
+            AhoCorasickKind::DFA
+        } else {
+            AhoCorasickKind::ContiguousNFA
+        };
+        let ac = build(Some(kind))
             .or_else(|_| build(None))
             .expect("patterns of bounded length always build");
         let max_len = patterns.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
@@ -414,6 +426,11 @@ impl Masker {
     /// Number of patterns (values and encodings, after removing duplicates).
     pub fn patterns(&self) -> usize {
         self.inner.pattern_label.len()
+    }
+
+    /// Heap bytes of the automaton.
+    pub fn memory_usage(&self) -> usize {
+        self.inner.ac.as_ref().map_or(0, |ac| ac.memory_usage())
     }
 
     /// The longest pattern in bytes: a stream holds back at most one byte less.
@@ -753,6 +770,20 @@ mod tests {
         assert_eq!(
             masked(&m, &format!("{{\"k\":\"{json}\"}}")),
             "{\"k\":\"[secret.tls]\"}"
+        );
+    }
+
+    #[test]
+    fn a_very_long_value_builds_a_compact_automaton() {
+        let value: String = (0..60_000u32)
+            .map(|i| char::from(b'a' + (i.wrapping_mul(2_654_435_761) >> 27) as u8 % 26))
+            .collect();
+        let m = masker(&[("big", &value)]);
+        assert!(m.memory_usage() < 64 * 1024 * 1024, "{}", m.memory_usage());
+        let hexed = String::from_utf8(hex(value.as_bytes(), b"0123456789abcdef")).unwrap();
+        assert_eq!(
+            masked(&m, &format!("<{value}> <{hexed}>")),
+            "<[secret.big]> <[secret.big]>"
         );
     }
 
