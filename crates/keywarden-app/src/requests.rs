@@ -124,6 +124,13 @@ impl App {
     /// Sends through the [`Composer`] (one secret-store read per secret, history, echo
     /// masking): what reaches the window has every value the request carried, and each of
     /// its encodings, replaced by `[secret.NAME]`.
+    ///
+    /// IPC command `send_request` (`{ req: RequestSpec }`, `api.sendRequest` in the UI).
+    /// Masked fields of the answer: `headers[].name`/`headers[].value`, `body`, `redirects`;
+    /// `findings` then holds `response-echoes-secret` naming the secrets. Not server text:
+    /// `status`, `reason` (canonical), `version`; `bodyBytes` is the size received, before
+    /// masking. The window shows them in `ResponseView.tsx` (`response-body`,
+    /// `response-headers`, `response-finding[data-code=response-echoes-secret]`).
     pub fn send_request(&self, spec: RequestSpec) -> Result<SendResult, IpcError> {
         let composer = Composer::new(self.vault()?);
         let composed = composer.prepare(&spec).map_err(request_error)?;
