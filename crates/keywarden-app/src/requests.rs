@@ -1,10 +1,7 @@
 //! The Requests screen's commands: profiles, environments, preview, send, curl, history.
+//! Each is an adapter over [`Composer`] or `keywarden_request::store`.
 
-use keywarden_request::{
-    MetadataResolver, PreparedRequest, RequestError, SendOptions, Sender, VaultResolver,
-    explain_refusal, store,
-};
-use keywarden_vault::Vault;
+use keywarden_request::{Composer, PreparedRequest, RequestError, SendOptions, Sender, store};
 
 use crate::App;
 use crate::app::to_ipc;
@@ -43,54 +40,6 @@ fn unreachable_ipc() -> IpcError {
     }
 }
 
-/// The secret values a request carried (alone, and as the rendered headers that hold them),
-/// each with the placeholder the window shows instead. Values shorter than 6 characters are
-/// left alone: they would match ordinary text.
-struct EchoMask {
-    needles: Vec<(zeroize::Zeroizing<String>, String, String)>,
-}
-
-impl EchoMask {
-    const MIN_LEN: usize = 6;
-
-    fn new(resolver: &VaultResolver<'_>, prepared: &PreparedRequest) -> Self {
-        let mut needles: Vec<(zeroize::Zeroizing<String>, String, String)> = Vec::new();
-        for h in prepared.headers.iter().filter(|h| h.secret) {
-            let name = prepared
-                .secrets
-                .iter()
-                .find(|s| h.preview.contains(&format!("[secret.{}]", s.name)))
-                .map(|s| s.name.clone())
-                .unwrap_or_else(|| h.name.clone());
-            needles.push((h.expose().to_owned().into(), h.preview.clone(), name));
-        }
-        for (name, value) in resolver.values() {
-            needles.push((
-                value.expose().to_owned().into(),
-                format!("[secret.{name}]"),
-                name.to_owned(),
-            ));
-        }
-        needles.retain(|(n, _, _)| n.chars().count() >= Self::MIN_LEN);
-        // Longest first, so a whole header is replaced before the key inside it.
-        needles.sort_by_key(|(n, _, _)| std::cmp::Reverse(n.len()));
-        Self { needles }
-    }
-
-    fn apply(&self, text: &str, echoed: &mut Vec<String>) -> String {
-        let mut out = text.to_owned();
-        for (needle, placeholder, name) in &self.needles {
-            if out.contains(needle.as_str()) {
-                out = out.replace(needle.as_str(), placeholder);
-                if !echoed.contains(name) {
-                    echoed.push(name.clone());
-                }
-            }
-        }
-        out
-    }
-}
-
 fn headers(prepared: &PreparedRequest) -> Vec<HeaderView> {
     prepared
         .headers
@@ -103,28 +52,6 @@ fn headers(prepared: &PreparedRequest) -> Vec<HeaderView> {
 }
 
 impl App {
-    fn loaded(
-        &self,
-        vault: &Vault,
-        spec: &RequestSpec,
-    ) -> Result<(Option<KeyProfile>, Option<Environment>), IpcError> {
-        let profile = spec
-            .profile
-            .as_deref()
-            .filter(|p| !p.is_empty())
-            .map(|p| vault.with_db(|c| store::profile(c, p)))
-            .transpose()
-            .map_err(request_error)?;
-        let env = spec
-            .environment
-            .as_deref()
-            .filter(|e| !e.is_empty())
-            .map(|e| vault.with_db(|c| store::environment(c, e)))
-            .transpose()
-            .map_err(request_error)?;
-        Ok((profile, env))
-    }
-
     pub fn list_profiles(&self) -> Result<Vec<KeyProfile>, IpcError> {
         self.vault()?
             .with_db(|c| store::profiles(c))
@@ -173,12 +100,9 @@ impl App {
 
     /// Renders the request for display without reading any secret value.
     pub fn preview_request(&self, spec: RequestSpec) -> Result<RequestPreview, IpcError> {
-        let vault = self.vault()?;
-        let (profile, env) = self.loaded(vault, &spec)?;
-        let mut resolver = MetadataResolver::new(vault, env.as_ref());
-        let prepared =
-            keywarden_request::prepare(&spec, profile.as_ref(), env.as_ref(), &mut resolver)
-                .map_err(request_error)?;
+        let prepared = Composer::new(self.vault()?)
+            .preview(&spec)
+            .map_err(request_error)?;
         Ok(RequestPreview {
             method: prepared.method.clone(),
             url: prepared.url_preview.clone(),
@@ -197,132 +121,72 @@ impl App {
         })
     }
 
-    /// Renders (one secret-store read per secret), sends, and records the history entry.
+    /// Sends through the [`Composer`] (one secret-store read per secret, history, echo
+    /// masking): what reaches the window has every value the request carried, and each of
+    /// its encodings, replaced by `[secret.NAME]`.
+    ///
+    /// IPC command `send_request` (`{ req: RequestSpec }`, `api.sendRequest` in the UI).
+    /// Masked fields of the answer: `headers[].name`/`headers[].value`, `body`, `redirects`;
+    /// `findings` then holds `response-echoes-secret` naming the secrets. Not server text:
+    /// `status`, `reason` (canonical), `version`; `bodyBytes` is the size received, before
+    /// masking. The window shows them in `ResponseView.tsx` (`response-body`,
+    /// `response-headers`, `response-finding[data-code=response-echoes-secret]`).
     pub fn send_request(&self, spec: RequestSpec) -> Result<SendResult, IpcError> {
-        let vault = self.vault()?;
-        let (profile, env) = self.loaded(vault, &spec)?;
-        let mut resolver = VaultResolver::new(vault, env.as_ref());
-        let prepared = match keywarden_request::prepare(
-            &spec,
-            profile.as_ref(),
-            env.as_ref(),
-            &mut resolver,
-        ) {
-            Ok(p) => p,
-            Err(e) => {
-                let message = e.to_string();
-                let _ = vault.with_db(|c| store::record_history(c, &spec, None, Err(&message)));
-                return Err(request_error(e));
-            }
-        };
+        let composer = Composer::new(self.vault()?);
+        let composed = composer.prepare(&spec).map_err(request_error)?;
         let sender = Sender::new(SendOptions::default()).map_err(request_error)?;
-        let result = self.runtime()?.block_on(sender.send(&prepared));
-        let outcome = match &result {
-            Ok(r) => Ok((r.status, r.duration, r.body.len())),
-            Err(e) => Err(e.to_string()),
-        };
-        let history_id = vault
-            .with_db(|c| {
-                store::record_history(
-                    c,
-                    &spec,
-                    Some(&prepared),
-                    outcome.as_ref().map(|o| *o).map_err(|e| e.as_str()),
-                )
-            })
+        let sent = self
+            .runtime()?
+            .block_on(composer.send(&composed, &sender))
             .map_err(request_error)?;
-        let resp = result.map_err(request_error)?;
-        tracing::info!(
-            status = resp.status,
-            ms = resp.duration.as_millis() as u64,
-            "request sent"
-        );
-        let body_is_text = std::str::from_utf8(&resp.body).is_ok();
-        // Echo endpoints repeat what they were sent: the window gets placeholders instead.
-        let mask = EchoMask::new(&resolver, &prepared);
-        let mut echoed = Vec::new();
-        let headers = resp
-            .headers
-            .iter()
-            .map(|(k, v)| HeaderView {
-                name: k.clone(),
-                value: mask.apply(v, &mut echoed),
-            })
-            .collect();
-        let body = mask.apply(&String::from_utf8_lossy(&resp.body), &mut echoed);
-        let mut findings = prepared.findings.clone();
-        if !echoed.is_empty() {
-            findings.push(Finding {
-                level: Level::Warning,
-                code: "response-echoes-secret".into(),
-                message: format!(
-                    "the response repeats the value of {}; it is shown here as a placeholder",
-                    echoed
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            });
+        if let Some(e) = sent.history_error {
+            return Err(request_error(e));
         }
+        let shown = sent.shown;
         Ok(SendResult {
-            status: resp.status,
-            reason: resp.reason.clone(),
-            version: resp.version.clone(),
-            headers,
-            body,
-            body_is_text,
-            body_bytes: resp.body.len() as u32,
-            truncated: resp.truncated,
-            duration_ms: resp.duration.as_secs_f64() * 1000.0,
-            findings,
-            explanation: explain_refusal(&prepared, resp.status),
-            dropped_headers: resp.dropped_headers.clone(),
-            redirects: resp
-                .redirects
-                .iter()
-                .map(|(code, to)| format!("{code} → {to}"))
+            status: sent.response.status,
+            reason: sent.response.reason.clone(),
+            version: sent.response.version.clone(),
+            headers: shown
+                .headers
+                .into_iter()
+                .map(|(name, value)| HeaderView { name, value })
                 .collect(),
-            history_id,
+            body: String::from_utf8_lossy(&shown.body).into_owned(),
+            body_is_text: std::str::from_utf8(&sent.response.body).is_ok(),
+            body_bytes: sent.response.body.len() as u32,
+            truncated: sent.response.truncated,
+            duration_ms: sent.response.duration.as_secs_f64() * 1000.0,
+            findings: sent.findings,
+            explanation: sent.explanation,
+            dropped_headers: sent.response.dropped_headers.clone(),
+            redirects: shown.redirects,
+            history_id: sent.history_id.unwrap_or_default(),
         })
     }
 
     /// Copies the request as a curl command. Redacted unless `reveal`; a revealed
     /// command is cleared from the clipboard after 30 s like any secret.
     pub fn copy_as_curl(&self, req: CopyCurl) -> Result<CurlCopied, IpcError> {
-        let vault = self.vault()?;
-        let (profile, env) = self.loaded(vault, &req.spec)?;
+        let composer = Composer::new(self.vault()?).record_history(false);
         let clip_err = |e: String| IpcError {
             code: ErrorCode::Internal,
             message: format!("could not write the clipboard: {e}"),
             field: None,
         };
         if req.reveal {
-            let mut resolver = VaultResolver::new(vault, env.as_ref());
-            let prepared = keywarden_request::prepare(
-                &req.spec,
-                profile.as_ref(),
-                env.as_ref(),
-                &mut resolver,
-            )
-            .map_err(request_error)?;
-            let revealed = zeroize::Zeroizing::new(keywarden_request::to_curl(&prepared, true));
+            let composed = composer.prepare(&req.spec).map_err(request_error)?;
+            let revealed =
+                zeroize::Zeroizing::new(keywarden_request::to_curl(&composed.request, true));
             self.clipboard
                 .copy(&revealed, CLIPBOARD_CLEAR_AFTER)
                 .map_err(clip_err)?;
             Ok(CurlCopied {
-                redacted: keywarden_request::to_curl(&prepared, false),
+                redacted: keywarden_request::to_curl(&composed.request, false),
                 clears_after_seconds: Some(CLIPBOARD_CLEAR_AFTER.as_secs() as u32),
             })
         } else {
-            let mut resolver = MetadataResolver::new(vault, env.as_ref());
-            let prepared = keywarden_request::prepare(
-                &req.spec,
-                profile.as_ref(),
-                env.as_ref(),
-                &mut resolver,
-            )
-            .map_err(request_error)?;
+            let prepared = composer.preview(&req.spec).map_err(request_error)?;
             let redacted = keywarden_request::to_curl(&prepared, false);
             self.clipboard.copy_plain(&redacted).map_err(clip_err)?;
             Ok(CurlCopied {

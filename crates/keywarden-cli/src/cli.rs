@@ -100,8 +100,9 @@ pub struct SendArgs {
     /// Print the request as a curl command (redacted) and send nothing.
     #[arg(long)]
     pub curl: bool,
-    /// With --curl: write the real secret values into the command.
-    #[arg(long, requires = "curl")]
+    /// Print secret values: in the --curl command, or where the response repeats them
+    /// (by default every value sent, and its base64, URL and hex forms, is masked).
+    #[arg(long)]
     pub reveal: bool,
     /// Seconds before giving up.
     #[arg(long, default_value_t = 30)]
@@ -122,7 +123,7 @@ pub struct RunArgs {
     /// The Keywarden environment whose variables ${env.NAME} reads.
     #[arg(long = "environment")]
     pub environment: Option<String>,
-    /// Do not mask secret values in the command's output.
+    /// Do not mask secret values (nor their base64, URL and hex forms) in the command's output.
     #[arg(long)]
     pub no_masking: bool,
     /// The command and its arguments, after `--`.

@@ -1,12 +1,14 @@
-//! `kw render`, `kw send`, `kw profile`, `kw env`, `kw history`: thin adapters over keywarden-request.
+//! `kw render`, `kw send`, `kw profile`, `kw env`, `kw history`: thin adapters over keywarden-request
+//! (`kw send` over its `Composer`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 
 use keywarden_core::{HostPattern, SecretName};
+use keywarden_request::mask::MIN_SECRET_LEN;
 use keywarden_request::{
-    Body, EnvQueryParam, Environment, KeyProfile, KeyValue, Level, RequestSpec, SendOptions,
-    Sender, Style, VaultResolver, store,
+    Body, Composed, Composer, EnvQueryParam, Environment, KeyProfile, KeyValue, Level, MaskReport,
+    RequestSpec, SendOptions, Sender, Sent, Style, VaultResolver, Verdict, store,
 };
 use keywarden_template::Template;
 use keywarden_vault::Vault;
@@ -161,27 +163,13 @@ pub fn send(args: SendArgs) -> Outcome {
     }
 
     let vault = open(true)?;
-    let env = load_env(&vault, args.environment.as_deref())?;
-    let profile = args
-        .profile
-        .as_deref()
-        .map(|p| vault.with_db(|c| store::profile(c, p)))
-        .transpose()?;
-    let mut resolver = VaultResolver::new(&vault, env.as_ref());
-    let prepared =
-        match keywarden_request::prepare(&spec, profile.as_ref(), env.as_ref(), &mut resolver) {
-            Ok(p) => p,
-            Err(e) => {
-                if !args.no_history && !args.dry_run && !args.curl {
-                    let _ = vault
-                        .with_db(|c| store::record_history(c, &spec, None, Err(&e.to_string())));
-                }
-                return Err(e.into());
-            }
-        };
+    let composer =
+        Composer::new(&vault).record_history(!args.no_history && !args.dry_run && !args.curl);
+    let composed = composer.prepare(&spec)?;
+    let prepared = &composed.request;
     print_findings(&prepared.findings);
     if args.curl {
-        println!("{}", keywarden_request::to_curl(&prepared, args.reveal));
+        println!("{}", keywarden_request::to_curl(prepared, args.reveal));
         return Ok(());
     }
     if args.dry_run {
@@ -208,51 +196,79 @@ pub fn send(args: SendArgs) -> Outcome {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let result = runtime.block_on(sender.send(&prepared));
-    if !args.no_history {
-        let outcome = match &result {
-            Ok(r) => Ok((r.status, r.duration, r.body.len())),
-            Err(e) => Err(e.to_string()),
-        };
-        let _ = vault.with_db(|c| {
-            store::record_history(
-                c,
-                &spec,
-                Some(&prepared),
-                outcome.as_ref().map(|o| *o).map_err(|e| e.as_str()),
-            )
+    let sent = runtime.block_on(composer.send(&composed, &sender))?;
+    if let Some(e) = &sent.history_error {
+        eprintln!("kw: warning: the request was sent but not recorded in history: {e}");
+    }
+    print_response(&sent, &composed, &args)?;
+    if args.fail && sent.verdict() != Verdict::Success {
+        return Err(Failure {
+            code: 1,
+            message: String::new(),
         });
     }
-    let resp = result?;
+    Ok(())
+}
+
+/// Standard output gets the body (and with `-i` the status line and headers), masked unless
+/// `--reveal`; standard error the summary and notes, always masked.
+fn print_response(sent: &Sent, composed: &Composed, args: &SendArgs) -> Outcome {
+    let resp = &sent.response;
+    let shown = &sent.shown;
+    let masker = composed.masker();
+    let mut unseen = MaskReport::default();
+    let mut note = |text: String| eprintln!("kw: {}", masker.mask_str(&text, &mut unseen));
     for name in &resp.dropped_headers {
-        eprintln!("kw: note: {name} was not sent to the redirect target (another origin)");
+        note(format!(
+            "note: {name} was not sent to the redirect target (another origin)"
+        ));
     }
     let mut out = std::io::stdout().lock();
-    if args.include {
-        writeln!(out, "{} {} {}", resp.version, resp.status, resp.reason)?;
-        for (k, v) in &resp.headers {
-            writeln!(out, "{k}: {v}")?;
+    let mut printed = MaskReport::default();
+    if args.reveal {
+        if args.include {
+            writeln!(out, "{} {} {}", resp.version, resp.status, resp.reason)?;
+            for (k, v) in &resp.headers {
+                writeln!(out, "{k}: {v}")?;
+            }
+            writeln!(out)?;
         }
-        writeln!(out)?;
+        out.write_all(&resp.body)?;
+    } else {
+        if args.include {
+            writeln!(out, "{}", shown.status_line)?;
+            for (k, v) in &shown.headers {
+                writeln!(out, "{k}: {v}")?;
+            }
+            writeln!(out)?;
+            printed.merge(&shown.mask);
+        } else {
+            printed.merge(&shown.body_mask);
+        }
+        out.write_all(&shown.body)?;
     }
-    out.write_all(&resp.body)?;
     out.flush()?;
-    eprintln!(
-        "kw: {} {} in {} ms, {} bytes{}",
+    note(format!(
+        "{} {} in {} ms, {} bytes{}",
         resp.status,
         resp.reason,
         resp.duration.as_millis(),
         resp.body.len(),
         if resp.truncated { " (truncated)" } else { "" }
-    );
-    for reason in keywarden_request::explain_refusal(&prepared, resp.status) {
-        eprintln!("kw: why {}? {reason}", resp.status);
+    ));
+    if !printed.is_empty() {
+        note(format!(
+            "masked {} occurrence(s) of secret values; --reveal prints them",
+            printed.occurrences
+        ));
     }
-    if args.fail && !(200..300).contains(&resp.status) {
-        return Err(Failure {
-            code: 1,
-            message: String::new(),
-        });
+    for name in masker.unmasked() {
+        note(format!(
+            "note: the value of `{name}` is shorter than {MIN_SECRET_LEN} bytes and is not masked"
+        ));
+    }
+    for reason in &sent.explanation {
+        note(format!("why {}? {reason}", resp.status));
     }
     Ok(())
 }

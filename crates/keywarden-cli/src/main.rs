@@ -57,23 +57,9 @@ impl From<keywarden_vault::VaultError> for Failure {
 
 impl From<keywarden_request::RequestError> for Failure {
     fn from(err: keywarden_request::RequestError) -> Self {
-        use keywarden_request::RequestError as E;
-        use keywarden_template::ErrorKind as K;
-        match err {
-            E::Vault(v) => v.into(),
-            E::Template { ref source, .. }
-                if matches!(
-                    source.kind,
-                    K::DisabledSecret(_) | K::SecretUnavailable { .. }
-                ) =>
-            {
-                Self::failed(err)
-            }
-            E::Template { .. }
-            | E::Invalid { .. }
-            | E::UnknownProfile(_)
-            | E::UnknownEnvironment(_) => Self::usage(err),
-            other => Self::failed(other),
+        match err.verdict() {
+            keywarden_request::Verdict::Input => Self::usage(err),
+            _ => Self::failed(err),
         }
     }
 }

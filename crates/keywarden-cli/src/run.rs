@@ -1,64 +1,58 @@
 //! `kw run`: a command with secrets in its environment, their values masked in its output.
+//!
+//! The masker is keywarden-request's, built once from every secret the templates read and
+//! every rendered value that holds one: a key inside `Bearer ${secret.api}` is masked on its
+//! own, and so are its base64, URL and hex forms. Standard output and standard error are
+//! masked as separate streams, across write boundaries (see `keywarden_request::mask`).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::process::{Command, Stdio};
 
-use keywarden_request::VaultResolver;
-use keywarden_template::Template;
-use zeroize::Zeroizing;
+use keywarden_request::mask::MIN_SECRET_LEN;
+use keywarden_request::{Masker, VaultResolver};
+use keywarden_template::{Rendered, Template};
 
 use crate::cli::RunArgs;
 use crate::secret::open;
 use crate::{Failure, Outcome};
 
-const MASK: &str = "<concealed by kw>";
-
-/// Replaces every occurrence of every value in `line`.
-fn mask(line: &[u8], values: &[Zeroizing<String>]) -> Vec<u8> {
-    let mut out = line.to_vec();
-    for v in values {
-        let needle = v.as_bytes();
-        let mut i = 0;
-        let mut masked = Vec::with_capacity(out.len());
-        while i < out.len() {
-            if out[i..].starts_with(needle) {
-                masked.extend_from_slice(MASK.as_bytes());
-                i += needle.len();
-            } else {
-                masked.push(out[i]);
-                i += 1;
-            }
-        }
-        out = masked;
-    }
-    out
-}
-
+/// Copies `from` to `to` through its own stream masker, until `from` ends.
 fn pump(
-    from: impl Read + Send + 'static,
-    mut to: impl Write + Send + 'static,
-    values: Vec<Zeroizing<String>>,
+    mut from: impl Read + Send + 'static,
+    to: impl Write + Send + 'static,
+    masker: Masker,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
-        let mut reader = BufReader::new(from);
-        let mut line = Vec::new();
+        let mut to = masker.writer(to);
+        let mut buf = vec![0u8; 64 * 1024];
         loop {
-            line.clear();
-            match reader.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let out = if values.is_empty() {
-                        line.clone()
-                    } else {
-                        mask(&line, &values)
-                    };
-                    if to.write_all(&out).and_then(|()| to.flush()).is_err() {
-                        break;
+            match from.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).and_then(|()| to.flush()).is_err() {
+                        return;
                     }
                 }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => break,
             }
         }
+        let _ = to.finish();
     })
+}
+
+/// Every secret value the templates read, and every rendered value holding one.
+fn masker(resolver: &VaultResolver<'_>, rendered: &[Rendered]) -> Masker {
+    let mut builder = Masker::builder();
+    let mut values: Vec<_> = resolver.values().collect();
+    values.sort_by(|a, b| a.0.cmp(b.0));
+    for (name, value) in values {
+        builder.secret(name, value.expose().as_bytes());
+    }
+    for r in rendered {
+        builder.rendered(r.expose().as_bytes(), r.preview(), r.secrets_used());
+    }
+    builder.build()
 }
 
 pub fn run(args: RunArgs) -> Outcome {
@@ -85,7 +79,7 @@ pub fn run(args: RunArgs) -> Outcome {
     let mut resolver = VaultResolver::new(&vault, env.as_ref());
     let mut cmd = Command::new(&args.command[0]);
     cmd.args(&args.command[1..]);
-    let mut secrets: Vec<Zeroizing<String>> = Vec::new();
+    let mut with_secrets = Vec::new();
     for (name, t) in &parsed {
         let rendered = t.render(&mut resolver).map_err(|e| {
             Failure::from(keywarden_request::RequestError::Template {
@@ -93,23 +87,21 @@ pub fn run(args: RunArgs) -> Outcome {
                 source: e,
             })
         })?;
-        if rendered.contains_secret() {
-            secrets.push(Zeroizing::new(rendered.expose().to_owned()));
-        }
         cmd.env(name, rendered.expose());
-    }
-    // Mask each value, and each line of a multi-line value; longest first.
-    let mut values: Vec<Zeroizing<String>> = Vec::new();
-    for s in &secrets {
-        values.push(s.clone());
-        for line in s.lines().filter(|l| l.trim().len() >= 4) {
-            values.push(Zeroizing::new(line.to_owned()));
+        if rendered.contains_secret() {
+            with_secrets.push(rendered);
         }
     }
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
-    values.dedup();
-    if args.no_masking {
-        values.clear();
+    let masker = if args.no_masking {
+        Masker::empty()
+    } else {
+        masker(&resolver, &with_secrets)
+    };
+    drop(with_secrets);
+    for name in masker.unmasked() {
+        eprintln!(
+            "kw: note: the value of `{name}` is shorter than {MIN_SECRET_LEN} bytes and is not masked"
+        );
     }
     let mut child = cmd
         .stdin(Stdio::inherit())
@@ -123,7 +115,7 @@ pub fn run(args: RunArgs) -> Outcome {
             .take()
             .ok_or_else(|| Failure::failed("no stdout"))?,
         std::io::stdout(),
-        values.clone(),
+        masker.clone(),
     );
     let err = pump(
         child
@@ -131,7 +123,7 @@ pub fn run(args: RunArgs) -> Outcome {
             .take()
             .ok_or_else(|| Failure::failed("no stderr"))?,
         std::io::stderr(),
-        values,
+        masker,
     );
     let status = child.wait()?;
     let _ = out.join();
@@ -146,20 +138,5 @@ pub fn run(args: RunArgs) -> Outcome {
             code: 1,
             message: "the command was killed by a signal".into(),
         }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn masks_every_occurrence() {
-        let values = vec![Zeroizing::new("s3cr3t".to_owned())];
-        assert_eq!(
-            mask(b"a s3cr3t b s3cr3ts3cr3t\n", &values),
-            b"a <concealed by kw> b <concealed by kw><concealed by kw>\n".to_vec()
-        );
-        assert_eq!(mask(b"nothing\n", &values), b"nothing\n".to_vec());
     }
 }

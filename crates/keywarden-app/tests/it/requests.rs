@@ -243,3 +243,55 @@ fn a_response_that_echoes_the_secret_reaches_the_window_masked() {
     // The size is the real one: the mask changes what is shown, not what was received.
     assert_eq!(result.body_bytes, 88);
 }
+
+#[test]
+fn an_encoded_echo_reaches_the_window_masked_too() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
+    let (app, _, _) = app();
+    setup(&app);
+    let key = "sk_live_app_request";
+    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+    let forms = [
+        STANDARD.encode(key),
+        STANDARD_NO_PAD.encode(key),
+        URL_SAFE_NO_PAD.encode(key),
+        hex.clone(),
+        hex.to_uppercase(),
+        // The whole header, and the key inside a Basic credential.
+        STANDARD.encode(format!("Bearer {key}")),
+        STANDARD.encode(format!("user:{key}")),
+    ];
+    let body: &'static str = Box::leak(
+        format!(
+            "{{{}}}",
+            forms
+                .iter()
+                .enumerate()
+                .map(|(i, f)| format!("\"f{i}\":\"{f}\""))
+                .collect::<Vec<_>>()
+                .join(",")
+        )
+        .into_boxed_str(),
+    );
+    let (port, server) = one_shot_server("200 OK", body);
+    let result = app
+        .send_request(spec(&format!("http://127.0.0.1:{port}/anything")))
+        .unwrap();
+    server.join().unwrap();
+    let shown = serde_json::to_string(&result).unwrap();
+    for f in forms.iter().map(String::as_str).chain([key]) {
+        assert!(!shown.contains(f), "{f} reached the window: {shown}");
+    }
+    let body: serde_json::Value = serde_json::from_str(&result.body).unwrap();
+    for i in 0..forms.len() {
+        let v = body[format!("f{i}")].as_str().unwrap();
+        assert!(v.contains("[secret.billing_api]"), "f{i}: {v}");
+    }
+    let echo = result
+        .findings
+        .iter()
+        .find(|f| f.code == "response-echoes-secret")
+        .expect("the echo is reported");
+    assert!(echo.message.contains("`billing_api`"), "{}", echo.message);
+}

@@ -209,8 +209,8 @@ fn run_masks_secrets_in_the_commands_output() {
         "echo \"$TOKEN|$AUTH\"; echo \"err $TOKEN\" >&2; test \"$TOKEN\" = tok-123456 && exit 7",
     ]);
     assert_eq!(r.code, 7, "{}", r.stderr);
-    assert_eq!(r.stdout, "<concealed by kw>|<concealed by kw>\n");
-    assert_eq!(r.stderr, "err <concealed by kw>\n");
+    assert_eq!(r.stdout, "[secret.token]|Bearer [secret.token]\n");
+    assert_eq!(r.stderr, "err [secret.token]\n");
 }
 
 /// The canary goes through render, send (header, query, body), curl, history, errors and

@@ -12,3 +12,4 @@ mod cli;
 mod compose;
 mod file_vault;
 mod keychain;
+mod masking;

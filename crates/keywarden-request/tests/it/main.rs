@@ -3,7 +3,9 @@
 
 mod recorder;
 
+mod compose;
 mod history;
+mod mask;
 mod preflight;
 mod redirects;
 mod wire;
