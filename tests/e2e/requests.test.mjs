@@ -30,6 +30,19 @@ let base = "";
 const seen = [];
 
 const byId = (id) => browser.$(`[data-testid="${id}"]`);
+
+/** A value in the encodings an echoing server might send it back in. */
+function encodingsOf(buffer) {
+  const base64 = buffer.toString("base64");
+  return {
+    raw: buffer.toString("utf8"),
+    base64,
+    base64_unpadded: base64.replace(/=+$/, ""),
+    base64url: buffer.toString("base64url"),
+    hex: buffer.toString("hex"),
+    hex_upper: buffer.toString("hex").toUpperCase(),
+  };
+}
 const pause = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function setField(selector, value) {
@@ -140,6 +153,15 @@ before(async () => {
         res.end(JSON.stringify(obj));
       };
       if (req.url.startsWith("/anything")) return json(200, { method: req.method, headers: req.headers });
+      if (req.url.startsWith("/echo-encodings")) {
+        // The key sent raw comes back in every encoding a server might use, in the body and headers.
+        const authorization = req.headers.authorization ?? "";
+        const token = Buffer.from(authorization.replace(/^Bearer /, ""));
+        const echoed = encodingsOf(token);
+        echoed.whole_header_percent = encodeURIComponent(authorization);
+        res.writeHead(200, { "content-type": "application/json", "x-echo-base64": echoed.base64, "x-echo-hex": echoed.hex });
+        return res.end(JSON.stringify(echoed));
+      }
       if (req.url.startsWith("/v1/private")) return json(403, { error: "forbidden", message: "this key may not read private reports" });
       if (req.url.startsWith("/v1/invoices") && req.method === "POST") return json(201, { id: "inv_3", status: "draft" });
       if (req.url.startsWith("/v1/invoices"))
@@ -316,6 +338,27 @@ describe("Requests screen", () => {
     assert.ok(body.includes(`"authorization": "Bearer [secret.${SECRET}]"`), body);
     await browser.$('[data-testid="response-finding"][data-code="response-echoes-secret"]').waitForDisplayed({ timeout: 3000 });
     assert.ok(!(await browser.getPageSource()).includes(CANARY), "the echoed value is not in the DOM");
+  });
+
+  test("a server that echoes the key back encoded: no encoding of it reaches the window", async () => {
+    await setUrl(`${base}/echo-encodings`);
+    await previewShows("/echo-encodings");
+    await sendAndWait();
+    assert.match(await byId("response-status").getText(), /^200/);
+    assert.ok(seen[seen.length - 1].headers.authorization.endsWith(CANARY), "the server did get the key");
+    await browser.$('[data-testid="response-finding"][data-code="response-echoes-secret"]').waitForDisplayed({ timeout: 3000 });
+    const body = await byId("response-body").getText();
+    for (const field of ["raw", "base64", "base64url", "hex", "hex_upper"]) {
+      assert.ok(body.includes(`"${field}": "[secret.${SECRET}]"`), `${field} is shown masked: ${body}`);
+    }
+    const page = await browser.getPageSource();
+    const encodings = encodingsOf(Buffer.from(CANARY));
+    // The percent form of a value made only of unreserved characters is the value itself.
+    encodings.percent = encodeURIComponent(CANARY);
+    for (const [name, text] of Object.entries(encodings)) {
+      assert.ok(!page.includes(text), `the ${name} encoding of the key reached the page`);
+    }
+    await browser.saveScreenshot(join(SHOTS, "requests-echo-encoded-light.png"));
   });
 
   test("save with Ctrl+S into a collection; copy as curl, redacted and with secrets", async () => {
