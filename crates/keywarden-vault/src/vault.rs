@@ -813,7 +813,13 @@ impl Vault {
             return Err(err.into());
         }
         durably(&mut lock(&self.db), |tx| {
-            tx.execute("UPDATE secrets SET state = 'active' WHERE id = ?1", [&id])?;
+            let finished = tx.execute(
+                "UPDATE secrets SET state = 'active' WHERE id = ?1 AND state = 'creating'",
+                [&id],
+            )?;
+            if finished != 1 {
+                return Err(VaultError::NotFound(fields.name.to_string()));
+            }
             Ok(())
         })?;
         self.find(&id)
