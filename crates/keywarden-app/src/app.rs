@@ -3,8 +3,8 @@ use std::sync::Arc;
 
 use keywarden_core::{SecretValue, now};
 use keywarden_vault::{
-    Backend, Expiry, Health as VaultHealth, Purpose, SecretFields, SecretMeta, StoreError,
-    StoreKind, Vault, VaultError,
+    Backend, Expiry, Health as VaultHealth, Purpose, SecretFields, SecretMeta, SecretPatch,
+    StoreError, StoreKind, Target, Vault, VaultError,
 };
 
 use crate::clipboard::{CLIPBOARD_CLEAR_AFTER, Clipboard, ClipboardGuard};
@@ -169,9 +169,14 @@ impl App {
             &allowed_hosts,
         )
         .map_err(to_ipc)?;
-        let meta = self
+        let target = Target::New(fields.name.clone());
+        let patch = SecretPatch {
+            enabled: Some(enabled),
+            ..SecretPatch::all(fields)
+        };
+        let (meta, _) = self
             .vault()?
-            .create(fields, enabled, &value)
+            .upsert(target, patch, Some(&value))
             .map_err(to_ipc)?;
         tracing::info!(secret = %meta.name, "secret created");
         Ok(summary(&meta, now()))
@@ -187,7 +192,10 @@ impl App {
             &req.allowed_hosts,
         )
         .map_err(to_ipc)?;
-        let meta = self.vault()?.update(&req.id, fields).map_err(to_ipc)?;
+        let (meta, _) = self
+            .vault()?
+            .upsert(Target::Existing(req.id), SecretPatch::all(fields), None)
+            .map_err(to_ipc)?;
         Ok(summary(&meta, now()))
     }
 
@@ -360,6 +368,9 @@ pub(crate) fn to_ipc(err: VaultError) -> IpcError {
             }
             StoreError::Locked(_) => (ErrorCode::KeychainLocked, None),
             StoreError::Timeout(_) => (ErrorCode::KeychainTimeout, None),
+            StoreError::Busy { .. } => (ErrorCode::Timeout, None),
+            // The session was locked: the window asks for the passphrase again.
+            StoreError::VaultChanged(_) => (ErrorCode::VaultLocked, None),
             StoreError::TooLarge { .. } => (ErrorCode::TooLarge, Some("value")),
             StoreError::VaultLocked => (ErrorCode::VaultLocked, None),
             StoreError::WrongPassphrase => (ErrorCode::WrongPassphrase, Some("passphrase")),

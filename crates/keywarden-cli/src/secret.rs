@@ -1,7 +1,9 @@
 use std::io::{IsTerminal, Write};
 
-use keywarden_core::now;
-use keywarden_vault::{Backend, Health, Purpose, SecretFields, Vault, VaultError};
+use keywarden_core::{SecretName, now};
+use keywarden_vault::{
+    Backend, Health, Purpose, SecretFields, SecretPatch, Target, Upserted, Vault, VaultError,
+};
 
 use crate::cli::{SecretCmd, SetArgs};
 use crate::{Failure, Outcome, input};
@@ -46,63 +48,35 @@ fn set(args: SetArgs) -> Outcome {
         .as_deref()
         .map(|e| input::expiry(e, now))
         .transpose()?;
+    // Validate every field before asking for the value. Flags left out keep what an
+    // existing secret has; the merge happens inside the vault's one operation.
+    let name = SecretName::new(args.name.trim()).map_err(|e| VaultError::invalid("name", e))?;
+    let mut patch = SecretPatch::parse(
+        args.description.as_deref(),
+        (!args.tags.is_empty()).then_some(args.tags.as_slice()),
+        args.environment.as_deref(),
+        expires_at,
+        (!args.hosts.is_empty()).then_some(args.hosts.as_slice()),
+    )?;
+    if args.disabled {
+        patch.enabled = Some(false);
+    }
     let vault = open(true)?;
-    let existing = match vault.find(&args.name) {
-        Ok(meta) => Some(meta),
-        Err(VaultError::NotFound(_)) => None,
-        Err(e) => return Err(e.into()),
-    };
-    // Validate every field before asking for the value.
-    let fields = match &existing {
-        None => SecretFields::parse(
-            &args.name,
-            args.description.as_deref().unwrap_or(""),
-            &args.tags,
-            args.environment.as_deref(),
-            expires_at,
-            &args.hosts,
-        )?,
-        Some(meta) => SecretFields::parse(
-            meta.name.as_str(),
-            args.description.as_deref().unwrap_or(&meta.description),
-            &if args.tags.is_empty() {
-                meta.tags.iter().map(|t| t.to_string()).collect()
-            } else {
-                args.tags.clone()
-            },
-            args.environment
-                .as_deref()
-                .or(meta.environment.as_ref().map(|e| e.as_str())),
-            expires_at.or(meta.expires_at),
-            &if args.hosts.is_empty() {
-                meta.allowed_hosts.iter().map(|h| h.to_string()).collect()
-            } else {
-                args.hosts.clone()
-            },
-        )?,
-    };
-    let value = input::secret_value(&args.name)?;
-    match existing {
-        None => {
-            let meta = vault.create(fields, !args.disabled, &value)?;
-            eprintln!(
-                "Stored {} ({}) in the {}.",
-                meta.name,
-                meta.fingerprint,
-                vault.status()?.store.label
-            );
-        }
-        Some(meta) => {
-            let meta = vault.replace_value(&meta.id, &value)?;
-            let meta = vault.update(&meta.id, fields)?;
-            if args.disabled {
-                vault.set_enabled(&meta.id, false)?;
-            }
-            eprintln!(
-                "Replaced the value of {} (version {}, {}).",
-                meta.name, meta.version, meta.fingerprint
-            );
-        }
+    let value = input::secret_value(name.as_str())?;
+    let (meta, done) = vault.upsert(Target::Named(name), patch, Some(&value))?;
+    // Said only now: the value and its row are on disk.
+    match done {
+        Upserted::Created => eprintln!(
+            "Stored {} ({}) in the {}.",
+            meta.name,
+            meta.fingerprint,
+            vault.status()?.store.label
+        ),
+        Upserted::Replaced => eprintln!(
+            "Replaced the value of {} (version {}, {}).",
+            meta.name, meta.version, meta.fingerprint
+        ),
+        Upserted::Updated => eprintln!("Updated {}.", meta.name),
     }
     Ok(())
 }

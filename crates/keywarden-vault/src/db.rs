@@ -10,6 +10,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_vault.sql"),
     include_str!("migrations/0002_requests.sql"),
     include_str!("migrations/0003_admin.sql"),
+    include_str!("migrations/0004_pending_meta.sql"),
 ];
 
 /// The schema version this build writes.

@@ -17,19 +17,31 @@
 //! KDF parameters are read from the header but bounded, so a crafted file cannot
 //! make Keywarden allocate gigabytes or spin for minutes. Every write re-encrypts
 //! the whole file under a fresh nonce and replaces it atomically (write to a
-//! temporary file, fsync, rename), so an interrupted write or a full disk leaves
-//! the previous file intact.
+//! temporary file, fsync, rename, fsync the directory), so an interrupted write or a
+//! full disk leaves the previous file intact, and a write has returned only once it
+//! is on disk.
+//!
+//! Several processes may use one file (the desktop app and `kw` commands). Every
+//! read-modify-write holds an exclusive `flock` on `<file>.lock` (see
+//! [`crate::lockfile`]; a bounded wait, released by the kernel if the holder dies)
+//! and re-reads the file under it, so no process writes from a stale copy and no
+//! write is lost. Re-reading costs no key derivation: the session keeps the derived
+//! key, and a file whose salt or KDF parameters changed (replaced, or its passphrase
+//! changed) is refused and locks the session. Each write's random nonce identifies
+//! it, so an unchanged header means an unchanged file and reads skip decrypting.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use keywarden_core::{SecretBytes, SecretValue};
 use zeroize::Zeroizing;
 
+use crate::lockfile;
 use crate::store::{SecretStore, StoreError, StoreInfo, StoreKind, lock};
 
 const MAGIC: &[u8; 8] = b"KWVAULT\0";
@@ -94,12 +106,26 @@ pub enum FileVaultError {
     WeakPassphrase(usize),
     #[error("could not read or write the vault file: {0}")]
     Io(String),
+    #[error(
+        "the vault file {0} was replaced, or its passphrase changed, by another program since it was unlocked; nothing was written and this session was locked. Unlock it again with its current passphrase"
+    )]
+    Replaced(String),
+    #[error(
+        "the vault file {0} was moved or deleted by another program since it was unlocked; nothing was written and this session was locked. Put the file back (or restore it from a backup) and unlock it again"
+    )]
+    Vanished(String),
+    #[error(transparent)]
+    Lock(StoreError),
 }
 
 impl From<FileVaultError> for StoreError {
     fn from(e: FileVaultError) -> Self {
         match e {
             FileVaultError::WrongPassphrase => StoreError::WrongPassphrase,
+            FileVaultError::Lock(err) => err,
+            e @ (FileVaultError::Replaced(_) | FileVaultError::Vanished(_)) => {
+                StoreError::VaultChanged(e.to_string())
+            }
             other => StoreError::Failed(other.to_string()),
         }
     }
@@ -109,12 +135,17 @@ struct Unlocked {
     key: SecretBytes,
     params: KdfParams,
     salt: [u8; SALT_LEN],
+    /// The header of the file as this session last read or wrote it. Its nonce is
+    /// fresh for every write, so an equal header means the file has not changed.
+    header: [u8; HEADER_LEN],
     entries: HashMap<String, SecretValue>,
 }
 
 /// A vault file, locked until [`FileStore::unlock`] is given its passphrase.
 pub struct FileStore {
     path: PathBuf,
+    lock_path: PathBuf,
+    lock_timeout: Duration,
     state: Mutex<Option<Unlocked>>,
 }
 
@@ -123,10 +154,25 @@ pub const MIN_PASSPHRASE_CHARS: usize = 8;
 impl FileStore {
     /// A handle on an existing vault file, still locked.
     pub fn locked(path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
         Self {
-            path: path.into(),
+            lock_path: lockfile::beside(&path),
+            path,
+            lock_timeout: lockfile::lock_timeout(),
             state: Mutex::new(None),
         }
+    }
+
+    /// How long a write waits for another process's lock before giving up
+    /// (default: [`lockfile::lock_timeout`]).
+    pub fn with_lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+
+    /// The lock file beside the vault file, held around every read-modify-write.
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
     }
 
     /// Creates a new, empty vault file. Refuses to overwrite an existing one.
@@ -135,27 +181,35 @@ impl FileStore {
         passphrase: &SecretValue,
         params: KdfParams,
     ) -> Result<Self, FileVaultError> {
-        let path = path.into();
+        let store = Self::locked(path);
         if passphrase.expose().chars().count() < MIN_PASSPHRASE_CHARS {
             return Err(FileVaultError::WeakPassphrase(MIN_PASSPHRASE_CHARS));
         }
-        if path.exists() {
-            return Err(FileVaultError::Exists(path.display().to_string()));
+        let exists = || FileVaultError::Exists(store.path.display().to_string());
+        if store.path.exists() {
+            return Err(exists());
         }
         let params = params.check()?;
         let salt: [u8; SALT_LEN] = random_array();
         let key = derive(passphrase, &salt, params)?;
-        let unlocked = Unlocked {
-            key,
-            params,
-            salt,
-            entries: HashMap::new(),
-        };
-        write_file(&path, &unlocked)?;
-        Ok(Self {
-            path,
-            state: Mutex::new(Some(unlocked)),
-        })
+        let entries = HashMap::new();
+        {
+            let _held = lockfile::lock_exclusive(&store.lock_path, store.lock_timeout)
+                .map_err(FileVaultError::Lock)?;
+            // Another process may have created it while the key was derived.
+            if store.path.exists() {
+                return Err(exists());
+            }
+            let header = write_file(&store.path, &key, params, &salt, &entries, false)?;
+            *lock(&store.state) = Some(Unlocked {
+                key,
+                params,
+                salt,
+                header,
+                entries,
+            });
+        }
+        Ok(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -177,6 +231,66 @@ impl FileStore {
     /// Forgets the derived key and the decrypted values.
     pub fn lock(&self) {
         *lock(&self.state) = None;
+    }
+
+    /// Brings the session's copy up to date with the file, using the session's key.
+    ///
+    /// A file that is gone, or that this session's key no longer opens (another salt
+    /// or KDF parameters: replaced, or its passphrase changed), locks the session:
+    /// its values may be stale and its key is of no use for the new file.
+    fn refresh(&self, slot: &mut Option<Unlocked>) -> Result<(), FileVaultError> {
+        let Some(state) = slot.as_mut() else {
+            return Ok(());
+        };
+        let shown = || self.path.display().to_string();
+        let result = (|| {
+            let mut file = match std::fs::File::open(&self.path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(FileVaultError::Vanished(shown()));
+                }
+                Err(e) => return Err(FileVaultError::Io(e.to_string())),
+            };
+            let mut head = [0u8; HEADER_LEN];
+            if file.read_exact(&mut head).is_err() {
+                return Err(FileVaultError::Replaced(shown()));
+            }
+            if head == state.header {
+                return Ok(None);
+            }
+            let mut bytes = head.to_vec();
+            file.read_to_end(&mut bytes)
+                .map_err(|e| FileVaultError::Io(e.to_string()))?;
+            let (params, salt, nonce) = match parse_header(&bytes, &self.path) {
+                Ok(parsed) => parsed,
+                Err(_) => return Err(FileVaultError::Replaced(shown())),
+            };
+            if params != state.params || salt != state.salt {
+                return Err(FileVaultError::Replaced(shown()));
+            }
+            let entries = match open_sealed(&state.key, &nonce, &bytes) {
+                Ok(entries) => entries,
+                Err(FileVaultError::WrongPassphrase) => {
+                    return Err(FileVaultError::Replaced(shown()));
+                }
+                Err(e) => return Err(e),
+            };
+            Ok(Some((head, entries)))
+        })();
+        match result {
+            Ok(None) => Ok(()),
+            Ok(Some((head, entries))) => {
+                state.header = head;
+                state.entries = entries;
+                Ok(())
+            }
+            Err(e @ (FileVaultError::Replaced(_) | FileVaultError::Vanished(_))) => {
+                tracing::warn!(path = %self.path.display(), "the vault file changed under an unlocked session; locking it");
+                *slot = None;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -269,12 +383,30 @@ fn decrypt_file(
 ) -> Result<Unlocked, FileVaultError> {
     let (params, salt, nonce) = parse_header(bytes, path)?;
     let key = derive(passphrase, &salt, params)?;
+    let entries = open_sealed(&key, &nonce, bytes)?;
+    let mut header = [0u8; HEADER_LEN];
+    header.copy_from_slice(&bytes[..HEADER_LEN]);
+    Ok(Unlocked {
+        key,
+        params,
+        salt,
+        header,
+        entries,
+    })
+}
+
+/// Decrypts a whole file (header already parsed) with a derived key.
+fn open_sealed(
+    key: &SecretBytes,
+    nonce: &[u8; NONCE_LEN],
+    bytes: &[u8],
+) -> Result<HashMap<String, SecretValue>, FileVaultError> {
     let cipher =
         XChaCha20Poly1305::new_from_slice(key.expose()).map_err(|_| FileVaultError::Damaged)?;
     let plain = Zeroizing::new(
         cipher
             .decrypt(
-                XNonce::from_slice(&nonce),
+                XNonce::from_slice(nonce),
                 Payload {
                     msg: &bytes[HEADER_LEN..],
                     aad: &bytes[..HEADER_LEN],
@@ -282,13 +414,7 @@ fn decrypt_file(
             )
             .map_err(|_| FileVaultError::WrongPassphrase)?,
     );
-    let entries = decode_entries(&plain).ok_or(FileVaultError::Damaged)?;
-    Ok(Unlocked {
-        key,
-        params,
-        salt,
-        entries,
-    })
+    decode_entries(&plain).ok_or(FileVaultError::Damaged)
 }
 
 fn encode_entries(entries: &HashMap<String, SecretValue>) -> Zeroizing<Vec<u8>> {
@@ -335,13 +461,22 @@ fn decode_entries(bytes: &[u8]) -> Option<HashMap<String, SecretValue>> {
     rest.is_empty().then_some(map)
 }
 
-fn write_file(path: &Path, state: &Unlocked) -> Result<(), FileVaultError> {
+/// Seals `entries` under a fresh nonce and replaces the file atomically; returns the
+/// header written. `replace: false` refuses to overwrite an existing file.
+fn write_file(
+    path: &Path,
+    key: &SecretBytes,
+    params: KdfParams,
+    salt: &[u8; SALT_LEN],
+    entries: &HashMap<String, SecretValue>,
+    replace: bool,
+) -> Result<[u8; HEADER_LEN], FileVaultError> {
     let io = |e: std::io::Error| FileVaultError::Io(e.to_string());
     let nonce: [u8; NONCE_LEN] = random_array();
-    let head = header(state.params, &state.salt, &nonce);
-    let cipher = XChaCha20Poly1305::new_from_slice(state.key.expose())
-        .map_err(|_| FileVaultError::Damaged)?;
-    let plain = encode_entries(&state.entries);
+    let head = header(params, salt, &nonce);
+    let cipher =
+        XChaCha20Poly1305::new_from_slice(key.expose()).map_err(|_| FileVaultError::Damaged)?;
+    let plain = encode_entries(entries);
     let sealed = cipher
         .encrypt(
             XNonce::from_slice(&nonce),
@@ -360,24 +495,54 @@ fn write_file(path: &Path, state: &Unlocked) -> Result<(), FileVaultError> {
     tmp.write_all(&head).map_err(io)?;
     tmp.write_all(&sealed).map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(path).map_err(|e| io(e.error))?;
-    #[cfg(unix)]
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+    if replace {
+        tmp.persist(path).map_err(|e| io(e.error))?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                FileVaultError::Exists(path.display().to_string())
+            } else {
+                io(e.error)
+            }
+        })?;
     }
-    Ok(())
+    // The rename is durable only once the directory is: a write is not reported
+    // done before that.
+    #[cfg(unix)]
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
+    Ok(head)
 }
 
 impl FileStore {
-    fn modify(&self, f: impl FnOnce(&mut HashMap<String, SecretValue>)) -> Result<(), StoreError> {
+    /// One read-modify-write: under the lock file, re-read the file, apply `f` to its
+    /// current entries, and write the result if `f` changed something.
+    fn modify(
+        &self,
+        f: impl FnOnce(&mut HashMap<String, SecretValue>) -> bool,
+    ) -> Result<(), StoreError> {
         let mut guard = lock(&self.state);
-        let state = guard.as_mut().ok_or(StoreError::VaultLocked)?;
-        let before = state.entries.clone();
-        f(&mut state.entries);
-        if let Err(err) = write_file(&self.path, state) {
-            state.entries = before;
-            return Err(err.into());
+        if guard.is_none() {
+            return Err(StoreError::VaultLocked);
         }
+        let _held = lockfile::lock_exclusive(&self.lock_path, self.lock_timeout)?;
+        self.refresh(&mut guard)?;
+        let state = guard.as_mut().ok_or(StoreError::VaultLocked)?;
+        let mut entries = state.entries.clone();
+        if !f(&mut entries) {
+            return Ok(());
+        }
+        let header = write_file(
+            &self.path,
+            &state.key,
+            state.params,
+            &state.salt,
+            &entries,
+            true,
+        )?;
+        state.header = header;
+        state.entries = entries;
         Ok(())
     }
 }
@@ -393,28 +558,24 @@ impl SecretStore for FileStore {
         }
     }
 
+    /// Reads the file's current contents (another process may have written since):
+    /// the rename is atomic, so no lock is needed to read a whole file.
     fn get(&self, key: &str) -> Result<Option<SecretValue>, StoreError> {
-        let guard = lock(&self.state);
+        let mut guard = lock(&self.state);
+        if guard.is_none() {
+            return Err(StoreError::VaultLocked);
+        }
+        self.refresh(&mut guard)?;
         let state = guard.as_ref().ok_or(StoreError::VaultLocked)?;
         Ok(state.entries.get(key).cloned())
     }
 
     fn set(&self, key: &str, value: &SecretValue) -> Result<(), StoreError> {
-        self.modify(|m| {
-            m.insert(key.to_owned(), value.clone());
-        })
+        self.modify(|m| m.insert(key.to_owned(), value.clone()).as_ref() != Some(value))
     }
 
     fn delete(&self, key: &str) -> Result<(), StoreError> {
-        if lock(&self.state)
-            .as_ref()
-            .is_some_and(|s| !s.entries.contains_key(key))
-        {
-            return Ok(());
-        }
-        self.modify(|m| {
-            m.remove(key);
-        })
+        self.modify(|m| m.remove(key).is_some())
     }
 }
 
@@ -519,6 +680,173 @@ mod tests {
             let _ = parse_header(&bytes, Path::new("x"));
             let _ = decode_entries(&bytes);
         }
+    }
+
+    fn open_as(path: &Path, passphrase: &str) -> FileStore {
+        let store = FileStore::locked(path);
+        store.unlock(&pass(passphrase)).unwrap();
+        store
+    }
+
+    fn read_back(path: &Path, passphrase: &str, key: &str) -> Option<String> {
+        open_as(path, passphrase)
+            .get(key)
+            .unwrap()
+            .map(|v| v.expose().to_owned())
+    }
+
+    #[test]
+    fn two_sessions_on_one_file_never_lose_each_others_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kwv");
+        let a = FileStore::create(&path, &pass("correct horse"), FAST).unwrap();
+        let b = open_as(&path, "correct horse");
+        a.set("from_a", &pass("a1")).unwrap();
+        // b's copy predates a's write; its own write must not drop it.
+        b.set("from_b", &pass("b1")).unwrap();
+        a.set("from_a", &pass("a2")).unwrap();
+        b.delete("gone").unwrap();
+        assert_eq!(b.get("from_a").unwrap().unwrap().expose(), "a2");
+        assert_eq!(a.get("from_b").unwrap().unwrap().expose(), "b1");
+        assert_eq!(
+            read_back(&path, "correct horse", "from_a").as_deref(),
+            Some("a2")
+        );
+        assert_eq!(
+            read_back(&path, "correct horse", "from_b").as_deref(),
+            Some("b1")
+        );
+        a.delete("from_b").unwrap();
+        assert_eq!(b.get("from_b").unwrap(), None);
+    }
+
+    #[test]
+    fn many_sessions_writing_at_once_keep_every_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kwv");
+        drop(FileStore::create(&path, &pass("correct horse"), FAST).unwrap());
+        let sessions: Vec<FileStore> = (0..6).map(|_| open_as(&path, "correct horse")).collect();
+        std::thread::scope(|s| {
+            for (n, store) in sessions.iter().enumerate() {
+                s.spawn(move || {
+                    for i in 0..15 {
+                        store
+                            .set(&format!("k{n}_{i}"), &pass(&format!("v{n}_{i}")))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let check = open_as(&path, "correct horse");
+        for n in 0..6 {
+            for i in 0..15 {
+                assert_eq!(
+                    check.get(&format!("k{n}_{i}")).unwrap().unwrap().expose(),
+                    format!("v{n}_{i}")
+                );
+            }
+        }
+        assert_eq!(lock(&check.state).as_ref().unwrap().entries.len(), 90);
+    }
+
+    #[test]
+    fn a_file_replaced_under_an_open_session_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kwv");
+        let session = FileStore::create(&path, &pass("first passphrase"), FAST).unwrap();
+        session.set("k", &pass("old")).unwrap();
+
+        // Another program puts a different vault (new salt, new passphrase) in its place.
+        let elsewhere = dir.path().join("other.kwv");
+        let other = FileStore::create(&elsewhere, &pass("second passphrase"), FAST).unwrap();
+        other.set("k", &pass("new")).unwrap();
+        std::fs::rename(&elsewhere, &path).unwrap();
+        let replaced = std::fs::read(&path).unwrap();
+
+        let err = session.set("k2", &pass("v")).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, StoreError::VaultChanged(_)), "{message}");
+        assert!(message.contains("replaced"), "{message}");
+        assert!(message.contains("Unlock it again"), "{message}");
+        assert!(
+            !session.is_unlocked(),
+            "the session forgets its key and values"
+        );
+        assert_eq!(session.get("k"), Err(StoreError::VaultLocked));
+        assert_eq!(std::fs::read(&path).unwrap(), replaced, "nothing written");
+        // Unlocking again with the file's passphrase is the way out.
+        session.unlock(&pass("second passphrase")).unwrap();
+        assert_eq!(session.get("k").unwrap().unwrap().expose(), "new");
+    }
+
+    #[test]
+    fn a_session_seeing_the_file_changed_by_a_read_is_locked_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kwv");
+        let session = FileStore::create(&path, &pass("first passphrase"), FAST).unwrap();
+        let elsewhere = dir.path().join("other.kwv");
+        drop(FileStore::create(&elsewhere, &pass("first passphrase"), FAST).unwrap());
+        // Same passphrase, but a new salt: this session's derived key does not open it.
+        std::fs::rename(&elsewhere, &path).unwrap();
+        assert!(matches!(session.get("k"), Err(StoreError::VaultChanged(_))));
+        assert!(!session.is_unlocked());
+    }
+
+    #[test]
+    fn a_vault_file_removed_under_an_open_session_is_not_recreated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kwv");
+        let session = FileStore::create(&path, &pass("correct horse"), FAST).unwrap();
+        session.set("k", &pass("v")).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let err = session.set("k2", &pass("v2")).unwrap_err();
+        assert!(err.to_string().contains("moved or deleted"), "{err}");
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_held_lock_makes_a_write_fail_within_the_bound_and_change_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kwv");
+        drop(FileStore::create(&path, &pass("correct horse"), FAST).unwrap());
+        let store = open_as(&path, "correct horse").with_lock_timeout(Duration::from_millis(200));
+        store.set("k", &pass("v1")).unwrap();
+        let before = std::fs::read(&path).unwrap();
+
+        // Another process holds the lock (another open file description behaves the same).
+        let held = lockfile::lock_exclusive(store.lock_path(), Duration::ZERO).unwrap();
+        let started = std::time::Instant::now();
+        let err = store.set("k", &pass("v2")).unwrap_err();
+        assert!(matches!(err, StoreError::Busy { .. }), "{err}");
+        assert!(started.elapsed() >= Duration::from_millis(200));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert!(err.to_string().contains("v.kwv.lock"), "{err}");
+        assert!(matches!(store.delete("k"), Err(StoreError::Busy { .. })));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        // Reads need no lock: the file is replaced atomically.
+        assert_eq!(store.get("k").unwrap().unwrap().expose(), "v1");
+
+        drop(held);
+        store.set("k", &pass("v2")).unwrap();
+        assert_eq!(
+            read_back(&path, "correct horse", "k").as_deref(),
+            Some("v2")
+        );
+    }
+
+    #[test]
+    fn the_first_write_of_a_new_file_never_replaces_one_that_appeared_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.kwv");
+        drop(FileStore::create(&path, &pass("correct horse"), FAST).unwrap());
+        let before = std::fs::read(&path).unwrap();
+        let key = SecretBytes::new(vec![7u8; 32]);
+        let salt: [u8; SALT_LEN] = random_array();
+        assert!(matches!(
+            write_file(&path, &key, FAST, &salt, &HashMap::new(), false),
+            Err(FileVaultError::Exists(_))
+        ));
+        assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 
     #[test]

@@ -58,6 +58,14 @@ pub enum StoreError {
     BadFormat,
     #[error("the secret store failed: {0}")]
     Failed(String),
+    #[error(
+        "another Keywarden process (the desktop app or a `kw` command) has held {path} for more than {waited}; nothing was changed. Let it finish (or close it) and try again"
+    )]
+    Busy { path: String, waited: String },
+    /// The vault file changed in a way this session cannot follow (replaced, passphrase
+    /// changed, removed); the session was locked. The text says what to do.
+    #[error("{0}")]
+    VaultChanged(String),
 }
 
 /// A place that keeps secret values by an opaque key (a secret's id).

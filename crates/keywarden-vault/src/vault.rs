@@ -5,6 +5,10 @@
 //! * Listing and searching touch the database only, never the store.
 //! * Every operation that touches both records its intent in the row's `state`
 //!   first, so an interruption is repaired by [`Vault::repair`] on the next start.
+//! * Such an operation holds the profile's lock (`keywarden.lock` beside the
+//!   database: threads and processes, bounded wait) from its first look at the row to
+//!   its last write, and so does repair: a marked row seen under the lock belongs to
+//!   an operation that died, never to one still running in another process.
 //! * The store is self-tested (a round trip) before the first value is written or
 //!   read in a session; a failing store is reported, never replaced by another.
 
@@ -16,11 +20,12 @@ use keywarden_core::{
     EnvironmentName, Fingerprint, FingerprintKey, HostPattern, KeyPolicy, SecretBytes, SecretName,
     SecretValue, Tag, Timestamp, now,
 };
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::db::{self, DbError};
 use crate::filevault::{FileStore, FileVaultError, KdfParams};
 use crate::keychain::KeychainStore;
+use crate::lockfile::{SharedGuard, SharedLock};
 use crate::store::{SecretStore, StoreError, StoreInfo, StoreKind, TimeoutStore, lock};
 
 /// Secrets expiring within this many seconds are flagged "soon".
@@ -29,6 +34,7 @@ const SELF_TEST_KEY: &str = "_selftest";
 const FINGERPRINT_KEY: &str = "_fingerprint_key";
 const DB_FILE: &str = "keywarden.db";
 const VAULT_FILE: &str = "vault.kwv";
+const PROFILE_LOCK_FILE: &str = "keywarden.lock";
 /// Default time a keychain call may take before it is abandoned.
 pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -145,60 +151,191 @@ impl SecretFields {
         expires_at: Option<Timestamp>,
         allowed_hosts: &[String],
     ) -> Result<Self, VaultError> {
-        let name = SecretName::new(name.trim()).map_err(|e| VaultError::invalid("name", e))?;
-        let description = description.trim().to_owned();
-        if description.chars().count() > 1000 {
-            return Err(VaultError::invalid(
-                "description",
-                "the description is longer than 1,000 characters",
-            ));
-        }
-        let mut parsed_tags = Vec::new();
-        for t in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-            let tag = Tag::new(t).map_err(|e| VaultError::invalid("tags", e))?;
-            if !parsed_tags.contains(&tag) {
-                parsed_tags.push(tag);
-            }
-        }
-        if parsed_tags.len() > 32 {
-            return Err(VaultError::invalid(
-                "tags",
-                "a secret can have at most 32 tags",
-            ));
-        }
-        let environment = match environment.map(str::trim).filter(|e| !e.is_empty()) {
-            Some(e) => {
-                Some(EnvironmentName::new(e).map_err(|e| VaultError::invalid("environment", e))?)
-            }
-            None => None,
-        };
-        let mut hosts = Vec::new();
-        for h in allowed_hosts
-            .iter()
-            .map(|h| h.trim())
-            .filter(|h| !h.is_empty())
-        {
-            let host = HostPattern::new(h).map_err(|e| VaultError::invalid("allowedHosts", e))?;
-            if !hosts.contains(&host) {
-                hosts.push(host);
-            }
-        }
-        if let Some(t) = expires_at
-            && !(0..=253_402_300_799).contains(&t)
-        {
-            return Err(VaultError::invalid(
-                "expiresAt",
-                "the expiry date is out of range",
-            ));
-        }
         Ok(Self {
-            name,
-            description,
-            tags: parsed_tags,
-            environment,
-            expires_at,
-            allowed_hosts: hosts,
+            name: parse_name(name)?,
+            description: parse_description(description)?,
+            tags: parse_tags(tags)?,
+            environment: parse_environment(environment)?,
+            expires_at: check_expiry(expires_at)?,
+            allowed_hosts: parse_hosts(allowed_hosts)?,
         })
+    }
+}
+
+fn parse_name(name: &str) -> Result<SecretName, VaultError> {
+    SecretName::new(name.trim()).map_err(|e| VaultError::invalid("name", e))
+}
+
+fn parse_description(description: &str) -> Result<String, VaultError> {
+    let description = description.trim().to_owned();
+    if description.chars().count() > 1000 {
+        return Err(VaultError::invalid(
+            "description",
+            "the description is longer than 1,000 characters",
+        ));
+    }
+    Ok(description)
+}
+
+fn parse_tags(tags: &[String]) -> Result<Vec<Tag>, VaultError> {
+    let mut parsed = Vec::new();
+    for t in tags.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let tag = Tag::new(t).map_err(|e| VaultError::invalid("tags", e))?;
+        if !parsed.contains(&tag) {
+            parsed.push(tag);
+        }
+    }
+    if parsed.len() > 32 {
+        return Err(VaultError::invalid(
+            "tags",
+            "a secret can have at most 32 tags",
+        ));
+    }
+    Ok(parsed)
+}
+
+fn parse_environment(environment: Option<&str>) -> Result<Option<EnvironmentName>, VaultError> {
+    match environment.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(e) => Ok(Some(
+            EnvironmentName::new(e).map_err(|e| VaultError::invalid("environment", e))?,
+        )),
+        None => Ok(None),
+    }
+}
+
+fn parse_hosts(allowed_hosts: &[String]) -> Result<Vec<HostPattern>, VaultError> {
+    let mut hosts = Vec::new();
+    for h in allowed_hosts
+        .iter()
+        .map(|h| h.trim())
+        .filter(|h| !h.is_empty())
+    {
+        let host = HostPattern::new(h).map_err(|e| VaultError::invalid("allowedHosts", e))?;
+        if !hosts.contains(&host) {
+            hosts.push(host);
+        }
+    }
+    Ok(hosts)
+}
+
+fn check_expiry(expires_at: Option<Timestamp>) -> Result<Option<Timestamp>, VaultError> {
+    if let Some(t) = expires_at
+        && !(0..=253_402_300_799).contains(&t)
+    {
+        return Err(VaultError::invalid(
+            "expiresAt",
+            "the expiry date is out of range",
+        ));
+    }
+    Ok(expires_at)
+}
+
+/// Which secret [`Vault::upsert`] writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A new secret with this name: [`VaultError::NameTaken`] when the name is in use.
+    New(SecretName),
+    /// The secret with this name (case-insensitive), created when there is none.
+    Named(SecretName),
+    /// An existing secret, by id or name: [`VaultError::NotFound`] when there is none.
+    Existing(String),
+}
+
+/// Metadata changes for [`Vault::upsert`]. `None` keeps what the secret has (a new
+/// secret gets the defaults: no description, tags, environment, expiry or hosts; enabled).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SecretPatch {
+    /// A new name; only for an existing secret, and not together with a new value.
+    pub name: Option<SecretName>,
+    pub description: Option<String>,
+    pub tags: Option<Vec<Tag>>,
+    pub environment: Option<Option<EnvironmentName>>,
+    pub expires_at: Option<Option<Timestamp>>,
+    pub allowed_hosts: Option<Vec<HostPattern>>,
+    pub enabled: Option<bool>,
+}
+
+impl SecretPatch {
+    /// Sets every field (a form that shows them all); the name too.
+    pub fn all(fields: SecretFields) -> Self {
+        Self {
+            name: Some(fields.name),
+            description: Some(fields.description),
+            tags: Some(fields.tags),
+            environment: Some(fields.environment),
+            expires_at: Some(fields.expires_at),
+            allowed_hosts: Some(fields.allowed_hosts),
+            enabled: None,
+        }
+    }
+
+    /// Validates the fields given (`None`: keep), naming the offending field in the error.
+    /// An empty environment clears it.
+    pub fn parse(
+        description: Option<&str>,
+        tags: Option<&[String]>,
+        environment: Option<&str>,
+        expires_at: Option<Timestamp>,
+        allowed_hosts: Option<&[String]>,
+    ) -> Result<Self, VaultError> {
+        Ok(Self {
+            name: None,
+            description: description.map(parse_description).transpose()?,
+            tags: tags.map(parse_tags).transpose()?,
+            environment: environment
+                .map(|e| parse_environment(Some(e)))
+                .transpose()?,
+            expires_at: check_expiry(expires_at)?.map(Some),
+            allowed_hosts: allowed_hosts.map(parse_hosts).transpose()?,
+            enabled: None,
+        })
+    }
+
+    /// The fields a secret has after this patch (`base`: what it has now, or a new secret's).
+    fn merged(&self, base: SecretFields) -> SecretFields {
+        SecretFields {
+            name: self.name.clone().unwrap_or(base.name),
+            description: self.description.clone().unwrap_or(base.description),
+            tags: self.tags.clone().unwrap_or(base.tags),
+            environment: self.environment.clone().unwrap_or(base.environment),
+            expires_at: self.expires_at.unwrap_or(base.expires_at),
+            allowed_hosts: self.allowed_hosts.clone().unwrap_or(base.allowed_hosts),
+        }
+    }
+}
+
+/// What [`Vault::upsert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upserted {
+    /// A new secret (version 1).
+    Created,
+    /// A new value (the version went up) and the merged metadata.
+    Replaced,
+    /// Metadata only (no value was given).
+    Updated,
+}
+
+/// The metadata a `replacing` row takes when its new value is confirmed, in column form.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingMeta {
+    description: String,
+    tags: String,
+    environment: Option<String>,
+    expires_at: Option<Timestamp>,
+    allowed_hosts: String,
+    enabled: Option<bool>,
+}
+
+impl PendingMeta {
+    fn new(fields: &SecretFields, enabled: Option<bool>) -> Self {
+        Self {
+            description: fields.description.clone(),
+            tags: json_list(&fields.tags),
+            environment: fields.environment.as_ref().map(|e| e.to_string()),
+            expires_at: fields.expires_at,
+            allowed_hosts: json_list(&fields.allowed_hosts),
+            enabled,
+        }
     }
 }
 
@@ -256,6 +393,8 @@ pub enum Backend {
 
 pub struct Vault {
     db: Mutex<Connection>,
+    /// Held around every operation that marks a row, and around repair.
+    ops: SharedLock,
     store: RwLock<Arc<dyn SecretStore>>,
     file: RwLock<Option<Arc<FileStore>>>,
     /// The fingerprint key, loaded after a successful self-test. The mutex is held
@@ -311,7 +450,14 @@ impl Vault {
         file: Option<Arc<FileStore>>,
         home: PathBuf,
     ) -> Self {
+        // The lock lives beside the database it guards; a private (in-memory) database
+        // needs no file.
+        let lock_path = conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(|p| Path::new(p).with_file_name(PROFILE_LOCK_FILE));
         Self {
+            ops: SharedLock::new(lock_path, crate::lockfile::lock_timeout()),
             db: Mutex::new(conn),
             store: RwLock::new(store),
             file: RwLock::new(file),
@@ -359,8 +505,20 @@ impl Vault {
         result
     }
 
+    /// The profile's operation lock. Lock order: `ops`, then `ready`, then `db`, then
+    /// the store; `ops` is reentrant, so an operation may call another.
+    fn exclusive(&self) -> Result<SharedGuard<'_>, StoreError> {
+        self.record(self.ops.acquire())
+    }
+
     /// Runs the store's round-trip self-test (once per session) and loads the fingerprint key.
     fn ready(&self) -> Result<FingerprintKey, StoreError> {
+        if let Some(key) = lock(&self.ready).as_ref() {
+            return Ok(key.clone());
+        }
+        // Under the profile lock: processes starting together neither trip over each
+        // other's self-test value nor each create a fingerprint key.
+        let _op = self.exclusive()?;
         let mut ready = lock(&self.ready);
         if let Some(key) = ready.as_ref() {
             return Ok(key.clone());
@@ -438,20 +596,188 @@ impl Vault {
         enabled: bool,
         value: &SecretValue,
     ) -> Result<SecretMeta, VaultError> {
+        let name = fields.name.clone();
+        let mut patch = SecretPatch::all(fields);
+        patch.enabled = Some(enabled);
+        Ok(self.upsert(Target::New(name), patch, Some(value))?.0)
+    }
+
+    fn check_size(&self, value: &SecretValue) -> Result<(), VaultError> {
+        let info = self.store().info();
+        if value.len() > info.max_value_bytes {
+            return Err(StoreError::TooLarge {
+                len: value.len(),
+                max: info.max_value_bytes,
+                store: info.label,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Replaces all metadata fields (including the name) of a secret.
+    pub fn update(&self, id: &str, fields: SecretFields) -> Result<SecretMeta, VaultError> {
+        Ok(self
+            .upsert(
+                Target::Existing(id.to_owned()),
+                SecretPatch::all(fields),
+                None,
+            )?
+            .0)
+    }
+
+    pub fn set_enabled(&self, id: &str, enabled: bool) -> Result<SecretMeta, VaultError> {
+        let patch = SecretPatch {
+            enabled: Some(enabled),
+            ..Default::default()
+        };
+        Ok(self.upsert(Target::Existing(id.to_owned()), patch, None)?.0)
+    }
+
+    /// Rotation: stores a new value; the old value's fingerprint and dates stay in the history.
+    pub fn replace_value(&self, id: &str, value: &SecretValue) -> Result<SecretMeta, VaultError> {
+        Ok(self
+            .upsert(
+                Target::Existing(id.to_owned()),
+                SecretPatch::default(),
+                Some(value),
+            )?
+            .0)
+    }
+
+    /// Creates or updates a secret — a new value and merged metadata — as one operation.
+    ///
+    /// The fields of `patch` that are `None` keep what the secret has. With a value
+    /// different from the current one, the row is marked `replacing` with the new
+    /// fingerprint and the merged metadata, the value is written, and one durable
+    /// transaction records the new version and the metadata together; a new secret is
+    /// inserted marked `creating`, written, then made active. An interruption at any
+    /// point is finished or rolled back whole by [`Vault::repair`]: the secret ends up
+    /// with its old value and metadata or with both new ones. Without a value the
+    /// metadata change is a single transaction. A value equal to the current one is
+    /// refused (`Invalid { field: "value" }`), as a rotation to it would be.
+    ///
+    /// The whole operation holds the profile lock, so it never interleaves with another
+    /// process's operation on the same profile or with a repair. It returns only once
+    /// the value and the row are on disk.
+    pub fn upsert(
+        &self,
+        target: Target,
+        patch: SecretPatch,
+        value: Option<&SecretValue>,
+    ) -> Result<(SecretMeta, Upserted), VaultError> {
+        if let Some(v) = value {
+            self.check_size(v)?;
+        }
+        let _op = self.exclusive()?;
+        let fp = match value {
+            Some(v) => Some(self.ready()?.fingerprint(v)),
+            None => None,
+        };
+        let lookup = match &target {
+            Target::New(name) | Target::Named(name) => name.as_str(),
+            Target::Existing(id) => id.as_str(),
+        };
+        // A row left marked under this name or id belongs to an operation that died
+        // (this thread holds the lock): finish or roll it back first.
+        self.repair_matching(lookup)?;
+        let current = find_in(&lock(&self.db), lookup)?;
+        let current = match (target, current) {
+            (Target::New(name), Some(_)) => return Err(VaultError::NameTaken(name.to_string())),
+            (Target::Existing(id), None) => return Err(VaultError::NotFound(id)),
+            (Target::New(name) | Target::Named(name), None) => Err(name),
+            (_, Some(current)) => Ok(current),
+        };
+        let current = match current {
+            Ok(current) => current,
+            Err(name) => return self.create_new(name, patch, value.zip(fp)),
+        };
+        let fields = patch.merged(fields_of(&current));
+        let new_value = match (value, fp) {
+            (Some(_), Some(fp)) if fp.ct_eq(&current.fingerprint) => {
+                return Err(VaultError::invalid(
+                    "value",
+                    "the new value is the same as the current one",
+                ));
+            }
+            (Some(v), Some(fp)) => Some((v, fp)),
+            _ => None,
+        };
+        let Some((value, fp)) = new_value else {
+            self.update_fields(&current, &fields, patch.enabled)?;
+            return Ok((self.find(&current.id)?, Upserted::Updated));
+        };
+        if fields.name.as_str() != current.name.as_str() {
+            return Err(VaultError::invalid(
+                "name",
+                "a new name and a new value are set in two steps: rename first",
+            ));
+        }
+        let pending = serde_json::to_string(&PendingMeta::new(&fields, patch.enabled))
+            .map_err(|e| VaultError::invalid("value", e))?;
         {
             let db = lock(&self.db);
-            if find_in(&db, fields.name.as_str())?.is_some() {
-                return Err(VaultError::NameTaken(fields.name.to_string()));
+            let marked = db.execute(
+                "UPDATE secrets SET state = 'replacing', pending_fingerprint = ?2, pending_meta = ?3
+                 WHERE id = ?1 AND state = 'active'",
+                params![current.id, fp.as_str(), pending],
+            )?;
+            if marked != 1 {
+                return Err(VaultError::NotFound(current.name.to_string()));
             }
         }
-        self.check_size(value)?;
-        let key = self.ready()?;
-        let fp = key.fingerprint(value);
+        if let Err(err) = self.record(self.store().set(&current.id, value)) {
+            let db = lock(&self.db);
+            let _ = db.execute(
+                "UPDATE secrets SET state = 'active', pending_fingerprint = NULL, pending_meta = NULL
+                 WHERE id = ?1",
+                [&current.id],
+            );
+            return Err(err.into());
+        }
+        finish_replace(&mut lock(&self.db), &current.id, &fp)?;
+        Ok((self.find(&current.id)?, Upserted::Replaced))
+    }
+
+    /// [`Vault::upsert`] of a name no secret has. The caller holds the profile lock.
+    fn create_new(
+        &self,
+        name: SecretName,
+        patch: SecretPatch,
+        value: Option<(&SecretValue, Fingerprint)>,
+    ) -> Result<(SecretMeta, Upserted), VaultError> {
+        if patch.name.as_ref().is_some_and(|n| n != &name) {
+            return Err(VaultError::invalid(
+                "name",
+                "a new secret takes the name it is created under",
+            ));
+        }
+        let Some((value, fp)) = value else {
+            return Err(VaultError::invalid(
+                "value",
+                format!("{name} does not exist yet: a new secret needs a value"),
+            ));
+        };
+        let enabled = patch.enabled.unwrap_or(true);
+        let fields = patch.merged(SecretFields::named(name));
+        let meta = self.create_marked(fields, enabled, value, &fp)?;
+        Ok((meta, Upserted::Created))
+    }
+
+    /// The create half of [`Vault::upsert`]: insert marked `creating`, write the value,
+    /// make it active (durably). The caller holds the profile lock.
+    fn create_marked(
+        &self,
+        fields: SecretFields,
+        enabled: bool,
+        value: &SecretValue,
+        fp: &Fingerprint,
+    ) -> Result<SecretMeta, VaultError> {
         let id = uuid::Uuid::new_v4().to_string();
         let at = now();
         {
             let mut db = lock(&self.db);
-            let tx = db.transaction()?;
+            let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let inserted = tx.execute(
                 "INSERT INTO secrets (id, name, description, tags, environment, enabled, allowed_hosts,
                                       created_at, updated_at, expires_at, fingerprint, state)
@@ -486,39 +812,35 @@ impl Vault {
             let _ = db.execute("DELETE FROM secrets WHERE id = ?1", [&id]);
             return Err(err.into());
         }
-        {
-            let db = lock(&self.db);
-            db.execute("UPDATE secrets SET state = 'active' WHERE id = ?1", [&id])?;
-        }
+        durably(&mut lock(&self.db), |tx| {
+            let finished = tx.execute(
+                "UPDATE secrets SET state = 'active' WHERE id = ?1 AND state = 'creating'",
+                [&id],
+            )?;
+            if finished != 1 {
+                return Err(VaultError::NotFound(fields.name.to_string()));
+            }
+            Ok(())
+        })?;
         self.find(&id)
     }
 
-    fn check_size(&self, value: &SecretValue) -> Result<(), VaultError> {
-        let info = self.store().info();
-        if value.len() > info.max_value_bytes {
-            return Err(StoreError::TooLarge {
-                len: value.len(),
-                max: info.max_value_bytes,
-                store: info.label,
-            }
-            .into());
-        }
-        Ok(())
-    }
-
-    /// Replaces all metadata fields (including the name) of a secret.
-    pub fn update(&self, id: &str, fields: SecretFields) -> Result<SecretMeta, VaultError> {
-        let current = self.find(id)?;
-        {
-            let db = lock(&self.db);
-            if let Some(other) = find_in(&db, fields.name.as_str())?
+    /// A metadata-only change, in one transaction. The caller holds the profile lock.
+    fn update_fields(
+        &self,
+        current: &SecretMeta,
+        fields: &SecretFields,
+        enabled: Option<bool>,
+    ) -> Result<(), VaultError> {
+        durably(&mut lock(&self.db), |tx| {
+            if let Some(other) = find_in(tx, fields.name.as_str())?
                 && other.id != current.id
             {
                 return Err(VaultError::NameTaken(fields.name.to_string()));
             }
-            db.execute(
+            let updated = tx.execute(
                 "UPDATE secrets SET name = ?2, description = ?3, tags = ?4, environment = ?5, expires_at = ?6,
-                        allowed_hosts = ?7, updated_at = ?8
+                        allowed_hosts = ?7, enabled = COALESCE(?8, enabled), updated_at = ?9
                  WHERE id = ?1",
                 params![
                     current.id,
@@ -528,61 +850,23 @@ impl Vault {
                     fields.environment.as_ref().map(|e| e.as_str()),
                     fields.expires_at,
                     json_list(&fields.allowed_hosts),
+                    enabled,
                     now()
                 ],
-            )?;
-        }
-        self.find(&current.id)
-    }
-
-    pub fn set_enabled(&self, id: &str, enabled: bool) -> Result<SecretMeta, VaultError> {
-        let current = self.find(id)?;
-        {
-            let db = lock(&self.db);
-            db.execute(
-                "UPDATE secrets SET enabled = ?2, updated_at = ?3 WHERE id = ?1",
-                params![current.id, enabled, now()],
-            )?;
-        }
-        self.find(&current.id)
-    }
-
-    /// Rotation: stores a new value; the old value's fingerprint and dates stay in the history.
-    pub fn replace_value(&self, id: &str, value: &SecretValue) -> Result<SecretMeta, VaultError> {
-        let current = self.find(id)?;
-        self.check_size(value)?;
-        let key = self.ready()?;
-        let fp = key.fingerprint(value);
-        if fp.ct_eq(&current.fingerprint) {
-            return Err(VaultError::invalid(
-                "value",
-                "the new value is the same as the current one",
-            ));
-        }
-        {
-            let db = lock(&self.db);
-            db.execute(
-                "UPDATE secrets SET state = 'replacing', pending_fingerprint = ?2 WHERE id = ?1",
-                params![current.id, fp.as_str()],
-            )?;
-        }
-        if let Err(err) = self.record(self.store().set(&current.id, value)) {
-            let db = lock(&self.db);
-            let _ = db.execute(
-                "UPDATE secrets SET state = 'active', pending_fingerprint = NULL WHERE id = ?1",
-                [&current.id],
             );
-            return Err(err.into());
-        }
-        {
-            let mut db = lock(&self.db);
-            finish_rotation(&mut db, &current.id, &fp)?;
-        }
-        self.find(&current.id)
+            if let Err(rusqlite::Error::SqliteFailure(f, _)) = &updated
+                && f.code == rusqlite::ErrorCode::ConstraintViolation
+            {
+                return Err(VaultError::NameTaken(fields.name.to_string()));
+            }
+            updated?;
+            Ok(())
+        })
     }
 
     /// Deletes a secret and its value.
     pub fn delete(&self, id: &str) -> Result<(), VaultError> {
+        let _op = self.exclusive()?;
         let current = self.find(id)?;
         {
             let db = lock(&self.db);
@@ -599,9 +883,10 @@ impl Vault {
             );
             return Err(err.into());
         }
-        let db = lock(&self.db);
-        db.execute("DELETE FROM secrets WHERE id = ?1", [&current.id])?;
-        Ok(())
+        durably(&mut lock(&self.db), |tx| {
+            tx.execute("DELETE FROM secrets WHERE id = ?1", [&current.id])?;
+            Ok(())
+        })
     }
 
     /// Reads a value: one store call. `Purpose::Use` refuses a disabled secret.
@@ -692,61 +977,108 @@ impl Vault {
     }
 
     /// Completes or rolls back operations that an interruption left half-done.
+    ///
+    /// Rows are judged under the profile lock, which every marking operation holds
+    /// until it is done: a row still marked then was left by an operation that died
+    /// (or whose own rollback failed), never by one running in another process.
     pub fn repair(&self) -> Result<RepairReport, VaultError> {
-        let pending: Vec<(String, String, Option<String>)> = {
-            let db = lock(&self.db);
-            let mut stmt = db.prepare(
-                "SELECT id, state, pending_fingerprint FROM secrets WHERE state <> 'active'",
-            )?;
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-                .collect::<Result<_, _>>()?
-        };
         let mut report = RepairReport::default();
-        if pending.is_empty() {
+        // The common case, checked without the lock: nothing to do.
+        let any: bool = lock(&self.db).query_row(
+            "SELECT EXISTS (SELECT 1 FROM secrets WHERE state <> 'active')",
+            [],
+            |r| r.get(0),
+        )?;
+        if !any {
             return Ok(report);
         }
-        let store = self.store();
-        for (id, state, pending_fp) in pending {
-            let outcome: Result<(), VaultError> = (|| {
-                match state.as_str() {
-                    "creating" | "deleting" => {
-                        self.record(store.delete(&id))?;
-                        lock(&self.db).execute("DELETE FROM secrets WHERE id = ?1", [&id])?;
-                        if state == "creating" {
-                            report.rolled_back_creates += 1;
-                        } else {
-                            report.finished_deletes += 1;
-                        }
-                    }
-                    "replacing" => {
-                        let key = self.ready()?;
-                        let stored = self.record(store.get(&id))?;
-                        let target = pending_fp.as_deref().and_then(Fingerprint::parse);
-                        let mut db = lock(&self.db);
-                        match (stored, target) {
-                            (Some(v), Some(fp)) if key.fingerprint(&v).ct_eq(&fp) => {
-                                finish_rotation(&mut db, &id, &fp)?;
-                                report.finished_rotations += 1;
-                            }
-                            _ => {
-                                db.execute(
-                                    "UPDATE secrets SET state = 'active', pending_fingerprint = NULL WHERE id = ?1",
-                                    [&id],
-                                )?;
-                                report.rolled_back_rotations += 1;
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-                Ok(())
-            })();
-            if let Err(err) = outcome {
+        let _op = self.exclusive()?;
+        for (id, state, pending_fp) in self.marked_rows(None)? {
+            if let Err(err) = self.repair_row(&id, &state, pending_fp.as_deref(), &mut report) {
                 tracing::warn!(secret_id = %id, error = %err, "could not repair an interrupted operation");
                 report.failed += 1;
             }
         }
         Ok(report)
+    }
+
+    /// Marked rows (all, or those with this id or name). The caller holds the profile lock.
+    fn marked_rows(
+        &self,
+        id_or_name: Option<&str>,
+    ) -> Result<Vec<(String, String, Option<String>)>, VaultError> {
+        let db = lock(&self.db);
+        let mut stmt = db.prepare_cached(
+            "SELECT id, state, pending_fingerprint FROM secrets
+             WHERE state <> 'active' AND (?1 IS NULL OR id = ?1 OR name = ?1)",
+        )?;
+        let rows = stmt
+            .query_map([id_or_name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Repairs the marked rows with this id or name before an operation on it.
+    fn repair_matching(&self, id_or_name: &str) -> Result<(), VaultError> {
+        let mut report = RepairReport::default();
+        for (id, state, pending_fp) in self.marked_rows(Some(id_or_name))? {
+            self.repair_row(&id, &state, pending_fp.as_deref(), &mut report)?;
+        }
+        if report != RepairReport::default() {
+            tracing::info!(?report, "repaired an interrupted operation");
+        }
+        Ok(())
+    }
+
+    /// Finishes or rolls back one marked row. The caller holds the profile lock.
+    fn repair_row(
+        &self,
+        id: &str,
+        state: &str,
+        pending_fp: Option<&str>,
+        report: &mut RepairReport,
+    ) -> Result<(), VaultError> {
+        let store = self.store();
+        match state {
+            "creating" | "deleting" => {
+                self.record(store.delete(id))?;
+                durably(&mut lock(&self.db), |tx| {
+                    tx.execute("DELETE FROM secrets WHERE id = ?1", [id])?;
+                    Ok(())
+                })?;
+                if state == "creating" {
+                    report.rolled_back_creates += 1;
+                } else {
+                    report.finished_deletes += 1;
+                }
+            }
+            "replacing" => {
+                let key = self.ready()?;
+                let stored = self.record(store.get(id))?;
+                let target = pending_fp.and_then(Fingerprint::parse);
+                let mut db = lock(&self.db);
+                match (stored, target) {
+                    (Some(v), Some(fp)) if key.fingerprint(&v).ct_eq(&fp) => {
+                        finish_replace(&mut db, id, &fp)?;
+                        report.finished_rotations += 1;
+                    }
+                    _ => {
+                        durably(&mut db, |tx| {
+                            tx.execute(
+                                "UPDATE secrets SET state = 'active', pending_fingerprint = NULL,
+                                        pending_meta = NULL
+                                 WHERE id = ?1",
+                                [id],
+                            )?;
+                            Ok(())
+                        })?;
+                        report.rolled_back_rotations += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// Names of secrets whose value is missing from the store (one store call per secret:
@@ -771,6 +1103,9 @@ impl Vault {
             )
         })?;
         file.unlock(passphrase)?;
+        // The file may not be the one this session saw before (replaced, restored):
+        // its self-test and fingerprint key are looked at afresh.
+        *lock(&self.ready) = None;
         *lock(&self.health) = Health::Untested;
         Ok(())
     }
@@ -781,6 +1116,7 @@ impl Vault {
         backend: Backend,
         passphrase: Option<&SecretValue>,
     ) -> Result<(), VaultError> {
+        let _op = self.exclusive()?;
         let count: u32 =
             lock(&self.db).query_row("SELECT COUNT(*) FROM secrets", [], |r| r.get(0))?;
         if count > 0 && backend != self.backend() {
@@ -917,12 +1253,78 @@ fn backend_setting(conn: &Connection) -> Result<Backend, VaultError> {
     })
 }
 
-fn finish_rotation(db: &mut Connection, id: &str, fp: &Fingerprint) -> Result<(), VaultError> {
+/// The fields a secret has now.
+fn fields_of(meta: &SecretMeta) -> SecretFields {
+    SecretFields {
+        name: meta.name.clone(),
+        description: meta.description.clone(),
+        tags: meta.tags.clone(),
+        environment: meta.environment.clone(),
+        expires_at: meta.expires_at,
+        allowed_hosts: meta.allowed_hosts.clone(),
+    }
+}
+
+/// Runs `f` in an immediate transaction committed with `synchronous = FULL`: once it
+/// returns, the change (and every earlier one) survives a crash or a power loss.
+/// The connection's own setting is restored afterwards.
+fn durably<T>(
+    db: &mut Connection,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, VaultError>,
+) -> Result<T, VaultError> {
+    let before: i64 = db.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
+    if before < 2 {
+        db.pragma_update(None, "synchronous", 2)?;
+    }
+    let result = (|| {
+        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    })();
+    if before < 2 {
+        let _ = db.pragma_update(None, "synchronous", before);
+    }
+    result
+}
+
+/// Records a confirmed new value (version + 1, the old one retired) and the pending
+/// metadata the row carries, in one durable transaction.
+fn finish_replace(db: &mut Connection, id: &str, fp: &Fingerprint) -> Result<(), VaultError> {
     let at = now();
-    let tx = db.transaction()?;
-    let version: u32 = tx.query_row("SELECT version FROM secrets WHERE id = ?1", [id], |r| {
-        r.get(0)
-    })?;
+    durably(db, |tx| {
+        let (version, pending): (u32, Option<String>) = tx.query_row(
+            "SELECT version, pending_meta FROM secrets WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if let Some(meta) = pending.and_then(|p| serde_json::from_str::<PendingMeta>(&p).ok()) {
+            tx.execute(
+                "UPDATE secrets SET description = ?2, tags = ?3, environment = ?4, expires_at = ?5,
+                        allowed_hosts = ?6, enabled = COALESCE(?7, enabled)
+                 WHERE id = ?1",
+                params![
+                    id,
+                    meta.description,
+                    meta.tags,
+                    meta.environment,
+                    meta.expires_at,
+                    meta.allowed_hosts,
+                    meta.enabled
+                ],
+            )?;
+        }
+        record_version(tx, id, version, fp, at)
+    })
+}
+
+fn record_version(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    version: u32,
+    fp: &Fingerprint,
+    at: Timestamp,
+) -> Result<(), VaultError> {
     tx.execute(
         "UPDATE secret_versions SET retired_at = ?2 WHERE secret_id = ?1 AND retired_at IS NULL",
         params![id, at],
@@ -933,11 +1335,10 @@ fn finish_rotation(db: &mut Connection, id: &str, fp: &Fingerprint) -> Result<()
     )?;
     tx.execute(
         "UPDATE secrets SET fingerprint = ?2, version = ?3, updated_at = ?4, state = 'active',
-                pending_fingerprint = NULL
+                pending_fingerprint = NULL, pending_meta = NULL
          WHERE id = ?1",
         params![id, fp.as_str(), version + 1, at],
     )?;
-    tx.commit()?;
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! Integration tests of the vault (one binary for the crate).
 
 mod keychain;
+mod lock;
 mod repair;
+mod upsert;
 mod vault;
 
 use std::sync::Arc;
