@@ -88,7 +88,7 @@ fn offline_create_then_sync_and_verify() {
     assert_eq!(a.status().unwrap().connections[0].online, Some(false));
 
     server.start();
-    desk.sync_until_idle(20);
+    assert_eq!(desk.sync_until_idle(1), 1, "one sync delivers it all");
     let status = a.status().unwrap();
     assert_eq!((status.queued, status.failed, status.conflicts), (0, 0, 0));
     let principal_id = server_id_of(&desk, Kind::Principal, "ci-bot");
@@ -808,10 +808,9 @@ fn two_clients_conflict_and_resolve() {
     // Keep mine: sent again over version 2.
     bob.admin.resolve(c.seq, true).unwrap();
     bob.sync_until_idle(10);
-    assert_eq!(
-        server.get(&format!("/v1/keys/{}", k.id))["description"],
-        json!("bob was here")
-    );
+    let after = server.get(&format!("/v1/keys/{}", k.id));
+    assert_eq!(after["description"], json!("bob was here"));
+    assert_eq!(after["version"], json!(3), "applied over version 2");
 
     // Now alice is behind; she takes theirs.
     alice
