@@ -1443,7 +1443,7 @@ impl Admin {
                     } else if let Ok(c) = admin.db.counts(None)
                         && let Some(next) = c.next_attempt_ms
                     {
-                        let until = (next - crate::store::now_ms()).max(10) as u64;
+                        let until = (next - admin.db.now_ms()).max(10) as u64;
                         wait = wait.min(Duration::from_millis(until));
                     }
                     let (m, cv) = &*admin.wake;

@@ -5,6 +5,7 @@
 //! * [`client`] — the server's admin API over reqwest (rustls); answers become [`store::Outcome`]s.
 //! * [`sync`] — push (in order per object, concurrent across objects, full-jitter backoff)
 //!   and pull (the change feed).
+//! * [`clock`] — the clock retries are scheduled by (the system clock; tests move their own).
 //! * [`embedded`] — `keywarden-server` in-process on a loopback port, for a fresh machine.
 //! * [`Admin`] — what the Admin screen and `kw admin` call. Blocking; no Tauri.
 //!
@@ -14,6 +15,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod clock;
 pub mod embedded;
 pub mod error;
 pub mod store;
@@ -24,9 +26,10 @@ pub use admin::{
     ListFilter, Placement, PrincipalInput, ProfileInput, RoleInput, SyncReport, SyncStatus,
     display_name,
 };
+pub use clock::{Clock, SystemClock};
 pub use error::{AdminError, Result};
 pub use keywarden_server::model::{
     AccessMethod, AuditEntry, Kind, PrincipalKind, RatePolicy, Slot,
 };
-pub use store::{OutboxEntry, ViewObject};
+pub use store::{LocalDb, OutboxEntry, ViewObject};
 pub use sync::{PushOptions, PushReport, RetryPolicy};

@@ -12,7 +12,7 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use keywarden_core::now;
 use keywarden_server::model::Kind;
@@ -20,6 +20,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::clock::Clock;
 use crate::error::{AdminError, Result};
 
 pub const LOCAL_PREFIX: &str = "local-";
@@ -42,13 +43,6 @@ pub fn contains_local_id(text: &str) -> bool {
         let rest = &text.as_bytes()[i + LOCAL_PREFIX.len()..];
         rest.len() >= 32 && rest[..32].iter().all(u8::is_ascii_hexdigit)
     })
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// How an action presents its version to the server.
@@ -229,6 +223,8 @@ pub struct ConnectionRow {
 
 pub struct LocalDb {
     conn: Mutex<Connection>,
+    /// Schedules retries (`next_attempt_ms`) and decides which rows are due.
+    clock: Arc<dyn Clock>,
 }
 
 fn kind_of(text: &str) -> rusqlite::Result<Kind> {
@@ -270,7 +266,19 @@ impl LocalDb {
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         Ok(Self {
             conn: Mutex::new(conn),
+            clock: crate::clock::system(),
         })
+    }
+
+    /// Schedules retries by `clock` instead of the system clock (tests move it by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Now, by the clock that schedules retries.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -521,6 +529,7 @@ impl LocalDb {
         if results.is_empty() {
             return Ok(());
         }
+        let now_ms = self.now_ms();
         let mut db = self.lock();
         let tx = db.transaction()?;
         let at = now();
@@ -595,7 +604,7 @@ impl LocalDb {
                         let delay = after_ms.unwrap_or_else(|| policy.backoff_ms(attempts as u32));
                         tx.execute(
                             "UPDATE admin_outbox SET attempts = ?2, next_attempt_ms = ?3, last_error = ?4 WHERE seq = ?1",
-                            params![row.seq, attempts, now_ms() + delay as i64, reason],
+                            params![row.seq, attempts, now_ms + delay as i64, reason],
                         )?;
                     }
                 }
@@ -716,8 +725,8 @@ impl LocalDb {
     }
 
     pub fn counts(&self, connection: Option<&str>) -> Result<Counts> {
+        let now = self.now_ms();
         let db = self.lock();
-        let now = now_ms();
         let row = db.query_row(
             "SELECT COUNT(*) FILTER (WHERE state = 'queued'), COUNT(*) FILTER (WHERE state = 'failed'),
                     COUNT(*) FILTER (WHERE state = 'conflict'), COUNT(*) FILTER (WHERE state = 'done'),
@@ -1315,6 +1324,77 @@ mod tests {
                 .unwrap()
                 .contains("gave up after 3")
         );
+    }
+
+    /// A clock that moves only when the test says so.
+    struct Frozen(std::sync::atomic::AtomicI64);
+    impl Clock for Frozen {
+        fn now_ms(&self) -> i64 {
+            self.0.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    #[test]
+    fn retries_are_scheduled_and_due_by_the_outbox_clock() {
+        let clock = Arc::new(Frozen(std::sync::atomic::AtomicI64::new(1_000_000)));
+        let db = LocalDb::from_connection(keywarden_vault::db::open_in_memory().unwrap())
+            .unwrap()
+            .with_clock(clock.clone());
+        db.upsert_connection("c", "http://127.0.0.1:1", None, "key", None)
+            .unwrap();
+        db.enqueue("c", vec![action("a", &[]), action("b", &[])])
+            .unwrap();
+        let t = db.now_ms();
+        assert_eq!(t, 1_000_000);
+        let rows = db.eligible("c", t, 10, &HashSet::new()).unwrap();
+        assert_eq!(rows.len(), 2);
+        let policy = RetryPolicy::default();
+        let wait = Outcome::Retry {
+            reason: "busy".into(),
+            after_ms: Some(3_000),
+            counts: false,
+        };
+        let backoff = Outcome::Retry {
+            reason: "500".into(),
+            after_ms: None,
+            counts: true,
+        };
+        db.record(
+            "c",
+            vec![(rows[0].clone(), wait), (rows[1].clone(), backoff)],
+            &policy,
+        )
+        .unwrap();
+        let next = |object: &str| {
+            db.outbox(Some("c"), &["queued"], 10)
+                .unwrap()
+                .into_iter()
+                .find(|e| e.object_id == object)
+                .unwrap()
+        };
+        // A fixed wait is exact on a clock that does not move.
+        assert_eq!(next("a").next_attempt_ms, t + 3_000);
+        assert_eq!(next("a").attempts, 0);
+        // The first counted failure waits within [0, base · 2¹].
+        let b = next("b");
+        assert_eq!(b.attempts, 1);
+        assert!((t..=t + 1_000).contains(&b.next_attempt_ms), "{b:?}");
+        let c = db.counts(Some("c")).unwrap();
+        assert_eq!(c.waiting, 1 + i64::from(b.next_attempt_ms > t));
+        // Nothing is due before its time on the outbox's clock, everything is after it.
+        let due = |at: i64| -> Vec<String> {
+            db.eligible("c", at, 10, &HashSet::new())
+                .unwrap()
+                .into_iter()
+                .map(|s| s.object_id)
+                .collect()
+        };
+        assert!(!due(t + 2_999).contains(&"a".to_owned()));
+        clock
+            .0
+            .store(t + 3_000, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(due(db.now_ms()), ["a", "b"]);
+        assert_eq!(db.counts(Some("c")).unwrap().waiting, 0);
     }
 
     #[test]

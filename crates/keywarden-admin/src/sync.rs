@@ -11,7 +11,7 @@ use tokio::sync::Semaphore;
 
 use crate::client::{Client, Net};
 use crate::error::Result;
-use crate::store::{LocalDb, Outcome, now_ms};
+use crate::store::{LocalDb, Outcome};
 
 /// Exponential backoff with full jitter, and the attempt limit before an action
 /// waits for the person in `failed`.
@@ -96,7 +96,7 @@ pub async fn push(
             let connection = connection.to_owned();
             let limit = options.batch;
             let skip = tried.clone();
-            tokio::task::spawn_blocking(move || db.eligible(&connection, now_ms(), limit, &skip))
+            tokio::task::spawn_blocking(move || db.eligible(&connection, db.now_ms(), limit, &skip))
                 .await
                 .map_err(|e| crate::AdminError::Internal(e.to_string()))??
         };

@@ -1,8 +1,10 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use keywarden_admin::{
-    GroupInput, KeyInput, Kind, ListFilter, Placement, PrincipalInput, PrincipalKind, RoleInput,
+    GroupInput, KeyInput, Kind, ListFilter, Placement, PrincipalInput, PrincipalKind, PushOptions,
+    RetryPolicy, RoleInput, SyncReport,
 };
 use keywarden_vault::Purpose;
 use serde_json::{Value, json};
@@ -27,20 +29,6 @@ fn key(name: &str) -> KeyInput {
         enabled: true,
         ..KeyInput::default()
     }
-}
-
-/// Audit entries counted by (action, name or target).
-fn audit_counts(server: &KeyServer) -> HashMap<(String, String), usize> {
-    let mut counts = HashMap::new();
-    for e in server.audit() {
-        let action = e["action"].as_str().unwrap_or_default().to_owned();
-        let what = e["detail"]["name"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| e["target"].as_str().unwrap_or_default().to_owned());
-        *counts.entry((action, what)).or_insert(0) += 1;
-    }
-    counts
 }
 
 /// Offline: a group, a role granting `key:use`, a principal in that group and a key for
@@ -100,7 +88,7 @@ fn offline_create_then_sync_and_verify() {
     assert_eq!(a.status().unwrap().connections[0].online, Some(false));
 
     server.start();
-    desk.sync_until_idle(20);
+    assert_eq!(desk.sync_until_idle(1), 1, "one sync delivers it all");
     let status = a.status().unwrap();
     assert_eq!((status.queued, status.failed, status.conflicts), (0, 0, 0));
     let principal_id = server_id_of(&desk, Kind::Principal, "ci-bot");
@@ -176,17 +164,13 @@ fn per_object_order_and_revoke_last() {
     assert_eq!(server.verify(secret.expose())["valid"], json!(false));
 }
 
-fn faults_scenario(fault: Fault) {
-    let server = KeyServer::started();
-    let proxy = Proxy::start(server.port);
-    let mut options = fast_options();
-    options.request_timeout = Duration::from_millis(1000);
-    let desk = Desk::with_options(options);
-    assert!(desk.connect_url(&proxy.url(), &server.admin_key));
+/// Queues, for each of `n` principals, a create, an edit and a disable (three actions on
+/// one object, which go one after the other). Returns the names.
+fn queue_principals(desk: &Desk, prefix: &str, n: usize) -> Vec<String> {
     let a = &desk.admin;
     let mut names = Vec::new();
-    for i in 0..12 {
-        let name = format!("fault-{i}");
+    for i in 0..n {
+        let name = format!("{prefix}-{i}");
         let p = a.create_principal("main", user(&name)).unwrap();
         a.update(
             "main",
@@ -199,52 +183,132 @@ fn faults_scenario(fault: Fault) {
             .unwrap();
         names.push(name);
     }
-    proxy.set(fault);
-    for _ in 0..3 {
-        let _ = a.sync("main");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let during = a.status().unwrap();
+    names
+}
+
+/// One sync during a fault, checked against the policy: every action tried was tried
+/// once, and waits for its next attempt at most `min(cap, base · 2^attempts)` — whatever
+/// the jitter chose — or gave up at exactly `max_attempts`. Then the clock moves to the
+/// moment every queued action is due.
+fn faulty_round(desk: &Desk, policy: &RetryPolicy) -> SyncReport {
+    let before: HashMap<i64, i64> = desk.queued().iter().map(|e| (e.seq, e.attempts)).collect();
+    let t = desk.clock().now();
+    let report = desk.admin.sync("main").expect("sync");
     assert_eq!(
-        during.failed,
-        0,
-        "transient faults never dead-letter this fast: {:?}",
-        a.outbox(Some("main"), &["failed"], 3).unwrap()
+        desk.clock().now(),
+        t,
+        "the clock stands still during a sync"
     );
-    proxy.set(Fault::Pass);
-    desk.sync_until_idle(200);
-    let status = a.status().unwrap();
-    assert_eq!(
-        (status.queued, status.failed, status.conflicts),
-        (0, 0, 0),
-        "{fault:?}"
-    );
-    let counts = audit_counts(&server);
-    for name in &names {
-        assert_eq!(
-            counts.get(&("principal.create".into(), name.clone())),
-            Some(&1),
-            "{fault:?} {name}"
-        );
-        assert_eq!(
-            counts.get(&("principal.update".into(), name.clone())),
-            Some(&1),
-            "{fault:?} {name}"
-        );
-        assert_eq!(
-            counts.get(&("principal.disable".into(), name.clone())),
-            Some(&1),
-            "{fault:?} {name}"
-        );
+    let mut tried = 0u64;
+    for e in desk.admin.outbox(Some("main"), &[], usize::MAX).unwrap() {
+        let Some(&was) = before.get(&e.seq) else {
+            continue;
+        };
+        if e.attempts == was {
+            continue;
+        }
+        tried += 1;
+        assert_eq!(e.attempts, was + 1, "one attempt per sync: {e:?}");
+        match e.state.as_str() {
+            "queued" => {
+                let wait = e.next_attempt_ms - t;
+                let ceiling = backoff_ceiling(policy, e.attempts);
+                assert!(
+                    (0..=ceiling).contains(&wait),
+                    "after attempt {} the wait is {wait} ms, outside [0, {ceiling}]",
+                    e.attempts
+                );
+            }
+            "failed" => assert_eq!(e.attempts, i64::from(policy.max_attempts), "{e:?}"),
+            other => panic!("a faulty round ended in {other}: {e:?}"),
+        }
     }
-    if fault == Fault::DropAfterApply {
-        // Every dropped answer was applied and then asked again: the replays reached the
-        // server, and the audit above still counts one of each.
-        let forwarded = proxy.forwarded.load(std::sync::atomic::Ordering::SeqCst);
-        assert!(forwarded > 36, "{forwarded} requests forwarded");
+    assert_eq!(
+        tried, report.push.sent,
+        "every request sent was counted once"
+    );
+    desk.advance_to_due();
+    report
+}
+
+/// The mutating requests on the wire, grouped by what they ask (method, path, body).
+fn requests_by_action(recorded: &[Exchange]) -> HashMap<(String, String, Vec<u8>), Vec<&Exchange>> {
+    let mut groups: HashMap<_, Vec<&Exchange>> = HashMap::new();
+    for e in recorded.iter().filter(|e| e.method() != "GET") {
+        groups
+            .entry((e.method(), e.path(), e.body().to_vec()))
+            .or_default()
+            .push(e);
+    }
+    groups
+}
+
+/// What the wire shows about retries: every attempt of one action carries the same
+/// Idempotency-Key, different actions carry different ones, and of all the attempts the
+/// server answered, the first was applied and every later one was a replay of it.
+/// Returns, for each principal created, how many times its create was sent.
+fn check_retries_on_the_wire(recorded: &[Exchange]) -> HashMap<String, usize> {
+    for e in recorded {
+        // What reached the server is what the fault let through.
+        let reached = !matches!(e.fault, Fault::Refuse | Fault::Error500);
+        assert_eq!(e.response.is_some(), reached, "{:?} {}", e.fault, e.path());
+    }
+    let groups = requests_by_action(recorded);
+    let mut seen_keys: HashMap<String, (String, String)> = HashMap::new();
+    let mut creates = HashMap::new();
+    for ((method, path, _), attempts) in &groups {
+        let keys: HashSet<Option<String>> = attempts
+            .iter()
+            .map(|e| e.header("idempotency-key"))
+            .collect();
+        assert_eq!(
+            keys.len(),
+            1,
+            "{method} {path}: one key for every attempt: {keys:?}"
+        );
+        let key = keys
+            .into_iter()
+            .next()
+            .unwrap()
+            .expect("an Idempotency-Key");
+        let previous = seen_keys.insert(key.clone(), (method.clone(), path.clone()));
+        assert!(previous.is_none(), "{key} used by two actions");
+        let answered: Vec<&&Exchange> = attempts.iter().filter(|e| e.response.is_some()).collect();
+        for (i, e) in answered.iter().enumerate() {
+            let replayed = e.response_header("idempotent-replayed").as_deref() == Some("true");
+            assert_eq!(
+                replayed,
+                i > 0,
+                "{method} {path}: answer {i} of {}",
+                answered.len()
+            );
+            assert_eq!(
+                e.response_json()["id"],
+                answered[0].response_json()["id"],
+                "a replay is the first answer"
+            );
+        }
+        if method == "POST" && path == "/v1/principals" {
+            let name = attempts[0].json()["name"].as_str().unwrap().to_owned();
+            creates.insert(name, attempts.len());
+        }
+    }
+    creates
+}
+
+fn assert_applied_once(server: &KeyServer, names: &[String], what: &str) {
+    let counts = audit_counts(server);
+    for name in names {
+        for action in ["principal.create", "principal.update", "principal.disable"] {
+            assert_eq!(
+                counts.get(&(action.to_owned(), name.clone())),
+                Some(&1),
+                "{what}: {action} {name}"
+            );
+        }
     }
     let on_server = server.get("/v1/principals");
-    for name in &names {
+    for name in names {
         let p = on_server
             .as_array()
             .unwrap()
@@ -256,28 +320,183 @@ fn faults_scenario(fault: Fault) {
     }
 }
 
+/// The product's retry policy against a fault, on a clock the test moves:
+///
+/// * a fault shorter than the policy's patience — every action fails `max_attempts − 1`
+///   times, the most any action can fail without giving up — dead-letters nothing, and
+///   once it ends everything is applied exactly once;
+/// * a fault longer than the whole backoff schedule dead-letters every action, visibly
+///   (`failed` counts, the rows' state, the objects' problem), within the schedule's
+///   longest total wait whatever the jitter; nothing comes back by itself, and "retry"
+///   brings every action back, applied exactly once.
+///
+/// Full jitter draws each wait from `[0, ceiling]`, so the waits have no floor: patience
+/// is a number of attempts, and a duration only as an upper bound.
+fn faults_scenario(fault: Fault) {
+    let server = KeyServer::started();
+    let proxy = Proxy::start(server.port);
+    let mut desk = Desk::new();
+    let policy = desk.admin.options.policy;
+    assert_eq!(policy, RetryPolicy::default(), "the product's own policy");
+    let limit = policy.max_attempts;
+    let timeout = desk.admin.options.request_timeout;
+    // Answers held back count as lost once the client stops waiting: let it stop sooner.
+    let fault_timeout = if fault == Fault::Slow {
+        Duration::from_millis(300)
+    } else {
+        timeout
+    };
+    assert!(desk.connect_url(&proxy.url(), &server.admin_key));
+    let names = queue_principals(&desk, "fault", 12);
+
+    // Shorter than the patience.
+    proxy.set(fault);
+    desk.set_request_timeout(fault_timeout);
+    let started = desk.clock().now();
+    for round in 1..limit {
+        let report = faulty_round(&desk, &policy);
+        // The twelve creates go; each object's later actions wait behind its create.
+        assert_eq!(
+            (report.push.sent, report.push.applied, report.push.retrying),
+            (12, 0, 12),
+            "{fault:?} round {round}"
+        );
+        assert_eq!(
+            desk.admin.status().unwrap().failed,
+            0,
+            "{fault:?} round {round}"
+        );
+    }
+    let queued = desk.queued();
+    assert_eq!(queued.len(), 36);
+    for e in &queued {
+        let expected = if e.action == "principal.create" {
+            i64::from(limit) - 1
+        } else {
+            0
+        };
+        assert_eq!(e.attempts, expected, "{fault:?} {e:?}");
+    }
+    let waited = desk.clock().now() - started;
+    assert!(waited <= schedule_ceiling(&policy), "{waited} ms");
+    proxy.set(Fault::Pass);
+    desk.set_request_timeout(timeout);
+    desk.sync_until_idle(3);
+    let status = desk.admin.status().unwrap();
+    assert_eq!(
+        (status.queued, status.failed, status.conflicts),
+        (0, 0, 0),
+        "{fault:?}"
+    );
+    assert_applied_once(&server, &names, &format!("{fault:?}"));
+    let creates = check_retries_on_the_wire(&proxy.recorded());
+    for name in &names {
+        // Nine attempts during the fault, one after it.
+        assert_eq!(
+            creates.get(name),
+            Some(&(limit as usize)),
+            "{fault:?} {name}"
+        );
+    }
+
+    // Longer than the whole schedule.
+    let late = queue_principals(&desk, "long", 4);
+    proxy.set(fault);
+    desk.set_request_timeout(fault_timeout);
+    let started = desk.clock().now();
+    for round in 1..=limit {
+        let report = faulty_round(&desk, &policy);
+        assert_eq!(report.push.sent, 4, "{fault:?} round {round}");
+        let failed = desk.admin.status().unwrap().failed;
+        assert_eq!(
+            failed,
+            if round < limit { 0 } else { 4 },
+            "{fault:?}: gives up at attempt {limit}, not before (round {round})"
+        );
+    }
+    let gave_up_after = desk.clock().now() - started;
+    assert!(
+        gave_up_after <= schedule_ceiling(&policy),
+        "{fault:?}: gave up {gave_up_after} ms after the first attempt"
+    );
+    let failed = desk.admin.outbox(Some("main"), &["failed"], 100).unwrap();
+    assert_eq!(failed.len(), 4);
+    for e in &failed {
+        assert_eq!(
+            (e.action.as_str(), e.state.as_str()),
+            ("principal.create", "failed")
+        );
+        assert_eq!(e.attempts, i64::from(limit));
+        let error = e.last_error.as_deref().unwrap();
+        assert!(
+            error.contains(&format!("gave up after {limit} attempts")),
+            "{error}"
+        );
+    }
+    let status = desk.admin.status().unwrap();
+    assert_eq!(
+        (status.failed, status.queued),
+        (4, 8),
+        "the later actions wait"
+    );
+    assert_eq!(status.connections[0].failed, 4);
+    for name in &late {
+        let view = desk.admin.find("main", Kind::Principal, name).unwrap();
+        assert_eq!(view.problem.as_deref(), Some("failed"), "{name}");
+        assert_eq!(view.pending, 3);
+    }
+    proxy.set(Fault::Pass);
+    desk.set_request_timeout(timeout);
+    let report = desk.round();
+    assert_eq!(report.push.sent, 0, "a dead letter waits for the person");
+    assert_eq!(desk.admin.status().unwrap().failed, 4);
+    assert_eq!(desk.admin.retry_all(Some("main")).unwrap(), 12);
+    desk.sync_until_idle(3);
+    let status = desk.admin.status().unwrap();
+    assert_eq!((status.queued, status.failed, status.conflicts), (0, 0, 0));
+    assert_applied_once(&server, &late, &format!("{fault:?}, after retry"));
+    let creates = check_retries_on_the_wire(&proxy.recorded());
+    for name in &late {
+        // Ten attempts during the fault, one after "retry".
+        assert_eq!(
+            creates.get(name),
+            Some(&(limit as usize + 1)),
+            "{fault:?} {name}"
+        );
+    }
+}
+
+/// Nothing listens: however long that lasts (twice the attempt limit in syncs, twenty
+/// minutes on the clock, far past the whole backoff schedule), no attempt is used up.
 #[test]
 fn fault_server_down() {
     let server = KeyServer::init();
     let desk = Desk::new();
-    desk.connect(&server);
-    let a = &desk.admin;
+    assert!(!desk.connect(&server), "nothing listens yet");
+    let policy = desk.admin.options.policy;
     for i in 0..10 {
-        a.create_principal("main", user(&format!("down-{i}")))
+        desk.admin
+            .create_principal("main", user(&format!("down-{i}")))
             .unwrap();
     }
-    for _ in 0..5 {
-        let r = a.sync("main").unwrap();
+    let started = desk.clock().now();
+    for _ in 0..2 * policy.max_attempts {
+        let r = desk.admin.sync("main").unwrap();
         assert!(r.push.unreachable);
+        assert!(r.error.as_deref().unwrap().contains("unreachable"));
+        desk.clock().advance(i64::try_from(policy.cap_ms).unwrap());
     }
-    let s = a.status().unwrap();
+    assert!(desk.clock().now() - started > schedule_ceiling(&policy));
+    let s = desk.admin.status().unwrap();
     assert_eq!(
         (s.queued, s.failed),
         (10, 0),
         "being offline never uses up attempts"
     );
+    assert_eq!(s.connections[0].online, Some(false));
+    assert!(desk.queued().iter().all(|e| e.attempts == 0));
     server.start();
-    desk.sync_until_idle(50);
+    desk.sync_until_idle(3);
     let counts = audit_counts(&server);
     for i in 0..10 {
         assert_eq!(
@@ -307,48 +526,227 @@ fn fault_connection_dropped_after_apply() {
     faults_scenario(Fault::DropAfterApply);
 }
 
-/// After the attempt limit an action waits in `failed` with its reason; the person
-/// retries it and it is applied once.
+/// With the product's policy, an action the server keeps refusing with 500 gives up at
+/// exactly its 10th attempt, within the schedule's longest total wait, and waits in
+/// `failed` with its reason; the end of the fault does not resend it; the person
+/// retries it and it is applied once, under the key it always had.
 #[test]
 fn dead_letter_then_retry() {
     let server = KeyServer::started();
     let proxy = Proxy::start(server.port);
-    let mut options = fast_options();
-    options.policy.max_attempts = 3;
-    options.policy.base_ms = 1;
-    let desk = Desk::with_options(options);
-    desk.connect_url(&proxy.url(), &server.admin_key);
+    let desk = Desk::new();
+    let policy = desk.admin.options.policy;
+    assert_eq!(policy, RetryPolicy::default());
+    assert_eq!(
+        schedule_ceiling(&policy),
+        243_000,
+        "the schedule ARCHITECTURE.md gives"
+    );
+    assert!(desk.connect_url(&proxy.url(), &server.admin_key));
     let a = &desk.admin;
     a.create_principal("main", user("stubborn")).unwrap();
     proxy.set(Fault::Error500);
-    for _ in 0..10 {
-        let _ = a.sync("main");
-        std::thread::sleep(Duration::from_millis(10));
+    let started = desk.clock().now();
+    for round in 1..=policy.max_attempts {
+        let report = faulty_round(&desk, &policy);
+        assert_eq!(report.push.sent, 1);
+        assert_eq!(
+            a.status().unwrap().failed,
+            i64::from(round == policy.max_attempts),
+            "round {round}"
+        );
     }
+    assert!(desk.clock().now() - started <= schedule_ceiling(&policy));
     let failed = a.outbox(Some("main"), &["failed"], 10).unwrap();
     assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 10);
+    let error = failed[0].last_error.as_deref().unwrap();
     assert!(
-        failed[0]
-            .last_error
-            .as_deref()
-            .unwrap()
-            .contains("gave up after 3 attempts"),
-        "{:?}",
-        failed[0].last_error
+        error.contains("gave up after 10 attempts") && error.contains("500"),
+        "{error}"
     );
+    let status = a.status().unwrap();
+    assert_eq!((status.queued, status.failed), (0, 1));
+    assert_eq!(status.connections[0].failed, 1);
+    let view = a.find("main", Kind::Principal, "stubborn").unwrap();
+    assert_eq!(view.problem.as_deref(), Some("failed"));
     proxy.set(Fault::Pass);
-    let _ = a.sync("main");
-    assert_eq!(
-        a.status().unwrap().failed,
-        1,
-        "a failed action waits for the person"
-    );
+    let report = desk.round();
+    assert_eq!(report.push.sent, 0, "a failed action waits for the person");
+    assert_eq!(a.status().unwrap().failed, 1);
     a.retry(failed[0].seq).unwrap();
-    desk.sync_until_idle(10);
+    let again = a.outbox(Some("main"), &["queued"], 10).unwrap();
+    assert_eq!((again[0].seq, again[0].attempts), (failed[0].seq, 0));
+    desk.sync_until_idle(3);
     assert_eq!(a.status().unwrap().failed, 0);
+    let done = a.outbox(Some("main"), &["done"], 10).unwrap();
+    assert_eq!(done[0].seq, failed[0].seq);
     assert_eq!(
         audit_counts(&server).get(&("principal.create".into(), "stubborn".into())),
         Some(&1)
+    );
+    let creates = check_retries_on_the_wire(&proxy.recorded());
+    assert_eq!(creates.get("stubborn"), Some(&11));
+}
+
+/// A concurrent duplicate, for real: the app and `kw admin sync` in a terminal (two
+/// `Admin`s on one profile) sync at the same moment and both send the same queued action
+/// with the same Idempotency-Key. The server holds the first commit (a slow write); the
+/// second request meets it in flight and is answered 409 `idempotency_key_in_flight`,
+/// which waits 3 s without using an attempt. The first is applied, once.
+#[test]
+fn concurrent_duplicate_is_409_and_waits_without_using_an_attempt() {
+    let server = KeyServer::started_gated();
+    let gate = Arc::clone(server.gate.as_ref().unwrap());
+    let proxy = Proxy::start(server.port);
+    let desk = Desk::new();
+    assert!(desk.connect_url(&proxy.url(), &server.admin_key));
+    let terminal = Arc::new(desk.open_admin(PushOptions::default()));
+    desk.admin.create_principal("main", user("racer")).unwrap();
+    let held = gate.arm();
+    let t = desk.clock().now();
+    let barrier = Arc::new(Barrier::new(2));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut threads = Vec::new();
+    for admin in [Arc::clone(&desk.admin), Arc::clone(&terminal)] {
+        let barrier = Arc::clone(&barrier);
+        let tx = tx.clone();
+        threads.push(std::thread::spawn(move || {
+            barrier.wait();
+            tx.send(admin.sync("main")).unwrap();
+        }));
+    }
+    let wait = Duration::from_secs(30);
+    held.held
+        .recv_timeout(wait)
+        .expect("one request reached the commit");
+    // The other one cannot have been applied: the only commit is held.
+    let second = rx.recv_timeout(wait).expect("a sync finished").unwrap();
+    assert_eq!(
+        (second.push.sent, second.push.retrying, second.push.applied),
+        (1, 1, 0)
+    );
+    let row = &desk.queued()[0];
+    assert_eq!(row.attempts, 0, "in flight elsewhere is not a failure");
+    assert_eq!(row.next_attempt_ms, t + 3_000);
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap()
+            .contains("still working on an earlier attempt"),
+        "{row:?}"
+    );
+    gate.release();
+    let first = rx
+        .recv_timeout(wait)
+        .expect("the held sync finished")
+        .unwrap();
+    assert_eq!((first.push.sent, first.push.applied), (1, 1));
+    for t in threads {
+        t.join().unwrap();
+    }
+    held.done.recv_timeout(wait).unwrap();
+    let done = desk.admin.outbox(Some("main"), &["done"], 10).unwrap();
+    assert_eq!((done.len(), done[0].seq), (1, row.seq));
+    assert_eq!(desk.admin.status().unwrap().queued, 0);
+    assert_eq!(desk.round().push.sent, 0);
+    assert_eq!(
+        audit_counts(&server).get(&("principal.create".into(), "racer".into())),
+        Some(&1)
+    );
+    // On the wire: two requests with one key, one applied, one told it is in flight.
+    let sent: Vec<Exchange> = proxy
+        .recorded()
+        .into_iter()
+        .filter(|e| e.method() == "POST")
+        .collect();
+    assert_eq!(sent.len(), 2);
+    assert_eq!(
+        sent[0].header("idempotency-key"),
+        sent[1].header("idempotency-key")
+    );
+    assert_eq!(
+        sent[0].header("idempotency-key").as_deref(),
+        Some(row.idempotency_key.as_str())
+    );
+    let mut answers: Vec<(u16, Value)> = sent
+        .iter()
+        .map(|e| (e.status().unwrap(), e.response_json()["code"].clone()))
+        .collect();
+    answers.sort_by_key(|(status, _)| *status);
+    assert_eq!(answers[0].0, 201);
+    assert_eq!(answers[1], (409, json!("idempotency_key_in_flight")));
+}
+
+/// An answer lost while the server is still committing: the client gives up (that
+/// attempt counts), asks again with the same key, is told 409 in flight (that does not
+/// count, and waits 3 s), and once the first commit is done is answered from it.
+#[test]
+fn retry_meets_its_first_attempt_in_flight() {
+    let server = KeyServer::started_gated();
+    let gate = Arc::clone(server.gate.as_ref().unwrap());
+    let proxy = Proxy::start(server.port);
+    let desk = Desk::with_options(PushOptions {
+        request_timeout: Duration::from_secs(1),
+        ..PushOptions::default()
+    });
+    let policy = desk.admin.options.policy;
+    assert!(desk.connect_url(&proxy.url(), &server.admin_key));
+    desk.admin
+        .create_principal("main", user("patient"))
+        .unwrap();
+    let held = gate.arm();
+    let t = desk.clock().now();
+    let report = desk.admin.sync("main").unwrap();
+    held.held
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first attempt reached the commit");
+    assert_eq!((report.push.sent, report.push.retrying), (1, 1));
+    let row = desk.queued()[0].clone();
+    assert_eq!(row.attempts, 1, "a lost answer counts");
+    assert!(
+        row.last_error
+            .as_deref()
+            .unwrap()
+            .contains("answer was lost")
+    );
+    assert!((t..=t + backoff_ceiling(&policy, 1)).contains(&row.next_attempt_ms));
+    desk.advance_to_due();
+    let t = desk.clock().now();
+    let report = desk.admin.sync("main").unwrap();
+    assert_eq!((report.push.sent, report.push.retrying), (1, 1));
+    let row = desk.queued()[0].clone();
+    assert_eq!(row.attempts, 1, "in flight does not count");
+    assert_eq!(row.next_attempt_ms, t + 3_000);
+    gate.release();
+    held.done
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first commit finished");
+    desk.advance_to_due();
+    let report = desk.admin.sync("main").unwrap();
+    assert_eq!((report.push.sent, report.push.applied), (1, 1));
+    assert_eq!(desk.admin.status().unwrap().queued, 0);
+    assert_eq!(
+        audit_counts(&server).get(&("principal.create".into(), "patient".into())),
+        Some(&1)
+    );
+    let sent: Vec<Exchange> = proxy
+        .recorded()
+        .into_iter()
+        .filter(|e| e.method() == "POST")
+        .collect();
+    assert_eq!(sent.len(), 3);
+    let keys: HashSet<_> = sent.iter().map(|e| e.header("idempotency-key")).collect();
+    assert_eq!(keys.len(), 1, "the same key every time");
+    assert_eq!(sent[1].status(), Some(409));
+    assert_eq!(
+        sent[1].response_json()["code"],
+        json!("idempotency_key_in_flight")
+    );
+    assert_eq!(sent[2].status(), Some(201));
+    assert_eq!(
+        sent[2].response_header("idempotent-replayed").as_deref(),
+        Some("true")
     );
 }
 
@@ -359,8 +757,8 @@ fn two_clients_conflict_and_resolve() {
     let server = KeyServer::started();
     let alice = Desk::new();
     let bob = Desk::new();
-    alice.connect(&server);
-    bob.connect(&server);
+    assert!(alice.connect(&server));
+    assert!(bob.connect(&server));
     let p = alice
         .admin
         .create_principal("main", user("shared"))
@@ -410,10 +808,9 @@ fn two_clients_conflict_and_resolve() {
     // Keep mine: sent again over version 2.
     bob.admin.resolve(c.seq, true).unwrap();
     bob.sync_until_idle(10);
-    assert_eq!(
-        server.get(&format!("/v1/keys/{}", k.id))["description"],
-        json!("bob was here")
-    );
+    let after = server.get(&format!("/v1/keys/{}", k.id));
+    assert_eq!(after["description"], json!("bob was here"));
+    assert_eq!(after["version"], json!(3), "applied over version 2");
 
     // Now alice is behind; she takes theirs.
     alice
@@ -447,8 +844,8 @@ fn pull_follows_other_admins() {
     let server = KeyServer::started();
     let alice = Desk::new();
     let bob = Desk::new();
-    alice.connect(&server);
-    bob.connect(&server);
+    assert!(alice.connect(&server));
+    assert!(bob.connect(&server));
     alice
         .admin
         .create_principal("main", user("from-alice"))
@@ -490,7 +887,7 @@ fn pull_follows_other_admins() {
 fn rotation_into_the_vault() {
     let server = KeyServer::started();
     let desk = Desk::new();
-    desk.connect(&server);
+    assert!(desk.connect(&server));
     let a = &desk.admin;
     let group = a
         .create_group(
@@ -606,8 +1003,9 @@ fn rotation_into_the_vault() {
 #[test]
 fn disable_refuses_within_one_second() {
     let server = KeyServer::started();
-    let desk = Desk::new();
-    desk.connect(&server);
+    // The background loop sleeps in real time: it runs on the system clock.
+    let desk = Desk::on_system_clock();
+    assert!(desk.connect(&server));
     let a = &desk.admin;
     let g = a
         .create_group(
@@ -661,13 +1059,49 @@ fn disable_refuses_within_one_second() {
     assert!(took < Duration::from_secs(1));
 }
 
-/// Canary: the admin credential and generated keys never appear in any file under the
-/// profile directory, nor in the logs.
+/// The files the product wrote for a desk and its key server: the profile directory
+/// (`keywarden.db` with its `-wal` and `-shm`, the embedded server's files) and the
+/// server's directory. Panics unless the SQLite files are all there.
+fn product_files(desk: &Desk, server: Option<&KeyServer>) -> Vec<std::path::PathBuf> {
+    let mut files = files_under(desk.home.path());
+    let names: HashSet<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    for name in ["keywarden.db", "keywarden.db-wal", "keywarden.db-shm"] {
+        assert!(names.contains(name), "{name} missing: {names:?}");
+    }
+    if let Some(server) = server {
+        let server_files = files_under(server.dir.path());
+        assert!(
+            server_files.iter().any(|f| f.ends_with("server.db")),
+            "{server_files:?}"
+        );
+        files.extend(server_files);
+    }
+    files
+}
+
+/// The shared test log, checked to hold this test's work before it is searched.
+fn log_with(marks: &[&str]) -> std::path::PathBuf {
+    let log = log_file().clone();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.is_empty(), "the log is empty: it would prove nothing");
+    for mark in marks {
+        assert!(text.contains(mark), "the log lacks {mark}");
+    }
+    log
+}
+
+/// Canary: the admin credential, the keys generated here (shown once, kept in the
+/// vault) and their successors after rotation never appear, in any common encoding, in
+/// any file the product wrote (SQLite with its WAL and shared memory, the key server's
+/// database, the log), nor in the status and outbox the UI shows.
 #[test]
 fn canary_no_secret_in_files_or_logs() {
     let server = KeyServer::started();
     let desk = Desk::new();
-    desk.connect(&server);
+    assert!(desk.connect(&server));
     let a = &desk.admin;
     let p = a.create_principal("main", user("canary")).unwrap();
     let shown = a
@@ -686,46 +1120,167 @@ fn canary_no_secret_in_files_or_logs() {
             },
         )
         .unwrap();
-    desk.sync_until_idle(10);
-    let (_, stored_value) = desk
-        .vault
-        .read(&stored.secret_id.unwrap(), Purpose::Reveal)
-        .unwrap();
-    let id = a.find("main", Kind::Key, "shown").unwrap().id;
-    let rotated = a.rotate_key("main", &id, 60).unwrap().key.unwrap();
-    desk.sync_until_idle(10);
-    let _ = a.outbox(None, &[], 1000).unwrap();
+    let secret_id = stored.secret_id.unwrap();
+    desk.sync_until_idle(3);
+    let (_, stored_value) = desk.vault.read(&secret_id, Purpose::Reveal).unwrap();
+    let shown_id = a.find("main", Kind::Key, "shown").unwrap().id;
+    let stored_id = a.find("main", Kind::Key, "stored").unwrap().id;
+    let rotated = a.rotate_key("main", &shown_id, 60).unwrap().key.unwrap();
+    assert!(
+        a.rotate_key("main", &stored_id, 60).unwrap().key.is_none(),
+        "the successor goes to the vault"
+    );
+    desk.sync_until_idle(3);
+    let (meta, stored_successor) = desk.vault.read(&secret_id, Purpose::Reveal).unwrap();
+    assert_eq!(meta.version, 2);
+    assert_ne!(stored_successor.expose(), stored_value.expose());
+    let outbox = a.outbox(None, &[], 1000).unwrap();
+    assert_eq!(outbox.len(), 5, "{outbox:?}");
+    assert!(outbox.iter().all(|e| e.state == "done"), "{outbox:?}");
     let canaries: Vec<(&str, String)> = vec![
         ("admin key", server.admin_key.clone()),
         ("shown key", shown.expose().to_owned()),
         ("stored key", stored_value.expose().to_owned()),
         ("rotated key", rotated.expose().to_owned()),
+        (
+            "stored key's successor",
+            stored_successor.expose().to_owned(),
+        ),
     ];
-    // Random parts are distinctive enough on their own.
-    let mut files = files_under(desk.home.path());
-    files.push(log_file().clone());
-    assert!(files.len() >= 2);
-    for file in files {
-        let bytes = std::fs::read(&file).unwrap();
-        for (what, value) in &canaries {
-            let random = value.split('_').nth(2).unwrap();
-            assert!(
-                !contains(&bytes, random.as_bytes()),
-                "the {what} is in {}",
-                file.display()
+    let mut files = product_files(&desk, Some(&server));
+    // The server logged this test's actions: the log holds what it should.
+    let p = a.find("main", Kind::Principal, "canary").unwrap().id;
+    files.push(log_with(&[&p, &shown_id, &stored_id]));
+    assert_no_secret_in_files(&files, &canaries);
+    // The status and the outbox as the UI sees them carry no secret either.
+    let shown_out = format!("{:?}{:?}", a.status().unwrap(), outbox);
+    for (what, value) in &canaries {
+        assert_eq!(
+            find_secret(shown_out.as_bytes(), value),
+            None,
+            "{what} in status/outbox"
+        );
+    }
+}
+
+/// Keys generated here reach the server as their SHA-256 digest and display prefix, and
+/// never themselves: the proxy records every byte of every request (and answer), and no
+/// form of any key — raw, base64 standard or URL-safe (padded or not, at any alignment),
+/// hex, percent-encoded — is in it; the admin credential, which is sent, is found by the
+/// same search.
+#[test]
+fn only_digests_and_display_prefixes_go_on_the_wire() {
+    use sha2::Digest as _;
+    let server = KeyServer::started();
+    let proxy = Proxy::start(server.port);
+    let desk = Desk::new();
+    assert!(desk.connect_url(&proxy.url(), &server.admin_key));
+    let a = &desk.admin;
+    let p = a.create_principal("main", user("wire")).unwrap();
+    let shown = a
+        .create_key("main", &p.id, key("wire-shown"), Placement::ShowOnce)
+        .unwrap()
+        .key
+        .unwrap();
+    let stored = a
+        .create_key(
+            "main",
+            &p.id,
+            key("wire-stored"),
+            Placement::Vault {
+                name: "wire_key".into(),
+                hosts: vec![],
+            },
+        )
+        .unwrap();
+    let secret_id = stored.secret_id.unwrap();
+    desk.sync_until_idle(3);
+    let (_, stored_value) = desk.vault.read(&secret_id, Purpose::Reveal).unwrap();
+    let principal_id = a.find("main", Kind::Principal, "wire").unwrap().id;
+    let shown_id = a.find("main", Kind::Key, "wire-shown").unwrap().id;
+    let stored_id = a.find("main", Kind::Key, "wire-stored").unwrap().id;
+    let shown_successor = a.rotate_key("main", &shown_id, 60).unwrap().key.unwrap();
+    assert!(a.rotate_key("main", &stored_id, 60).unwrap().key.is_none());
+    desk.sync_until_idle(3);
+    let (_, stored_successor) = desk.vault.read(&secret_id, Purpose::Reveal).unwrap();
+    assert_ne!(stored_successor.expose(), stored_value.expose());
+
+    let recorded = proxy.recorded();
+    assert!(!recorded.is_empty());
+    let posts: Vec<&Exchange> = recorded.iter().filter(|e| e.method() == "POST").collect();
+    // Actions on different objects go concurrently: compare without their order.
+    let mut paths: Vec<String> = posts.iter().map(|e| e.path()).collect();
+    paths.sort();
+    let create_path = format!("/v1/principals/{principal_id}/keys");
+    let mut expected = vec![
+        "/v1/principals".to_owned(),
+        create_path.clone(),
+        create_path.clone(),
+        format!("/v1/keys/{shown_id}/rotate"),
+        format!("/v1/keys/{stored_id}/rotate"),
+    ];
+    expected.sort();
+    assert_eq!(paths, expected, "every action went through the proxy, once");
+    assert!(
+        posts
+            .iter()
+            .all(|e| e.status() == Some(201) || e.status() == Some(200))
+    );
+    let keys = [
+        ("shown key", shown.expose().to_owned(), create_path.clone()),
+        (
+            "vault key",
+            stored_value.expose().to_owned(),
+            create_path.clone(),
+        ),
+        (
+            "shown key's successor",
+            shown_successor.expose().to_owned(),
+            format!("/v1/keys/{shown_id}/rotate"),
+        ),
+        (
+            "vault key's successor",
+            stored_successor.expose().to_owned(),
+            format!("/v1/keys/{stored_id}/rotate"),
+        ),
+    ];
+    for (what, value, path) in &keys {
+        let digest = hex::encode(sha2::Sha256::digest(value.as_bytes()));
+        let parts: Vec<&str> = value.split('_').collect();
+        let display_prefix = format!("{}_{}_{}…", parts[0], parts[1], &parts[2][..4]);
+        let carrying: Vec<&&Exchange> = posts
+            .iter()
+            .filter(|e| contains(e.body(), digest.as_bytes()))
+            .collect();
+        assert_eq!(carrying.len(), 1, "the {what}'s digest is sent once");
+        let e = carrying[0];
+        assert_eq!(&e.path(), path, "{what}");
+        assert_eq!(e.json()["digest"], json!(digest), "{what}");
+        assert_eq!(e.json()["display_prefix"], json!(display_prefix), "{what}");
+        assert!(contains(&e.request, display_prefix.as_bytes()), "{what}");
+        for e in &recorded {
+            assert_eq!(
+                find_secret(&e.request, value),
+                None,
+                "the {what} is in a request to {}",
+                e.path()
             );
+            if let Some(response) = &e.response {
+                assert_eq!(find_secret(response, value), None, "the {what} came back");
+            }
         }
     }
-    // The status and the outbox as the UI sees them carry no secret either.
-    let shown_out = format!(
-        "{:?}{:?}",
-        a.status().unwrap(),
-        a.outbox(None, &[], 100).unwrap()
-    );
-    for (what, value) in &canaries {
-        assert!(
-            !shown_out.contains(value.as_str()),
-            "{what} in status/outbox"
+    // The search sees what is sent: the admin credential goes in every request's header.
+    for e in &recorded {
+        assert_eq!(
+            e.header("authorization"),
+            Some(format!("Bearer {}", server.admin_key)),
+            "{}",
+            e.path()
+        );
+        assert_eq!(
+            find_secret(&e.request, &server.admin_key).as_deref(),
+            Some("raw")
         );
     }
 }
@@ -756,9 +1311,26 @@ fn embedded_server_works_on_a_fresh_machine() {
         "{verdict}"
     );
     assert!(desk.home.path().join("keywarden-server.db").exists());
-    // The credential is in the (memory) keychain, never in the database file.
-    let db = std::fs::read(desk.home.path().join("keywarden.db")).unwrap();
-    assert!(!contains(&db, b"kw_admin_"));
+    // The credential is in the (memory) keychain, and in no file: not the profile's
+    // database, not the embedded server's.
+    let credential = desk
+        .vault
+        .read_internal("_admin_credential:embedded")
+        .unwrap()
+        .expect("the embedded server's admin key is in the keychain");
+    assert!(credential.expose().starts_with("kw_admin_"));
+    let files = product_files(&desk, None);
+    assert!(
+        files.iter().any(|f| f.ends_with("keywarden-server.db")),
+        "{files:?}"
+    );
+    assert_no_secret_in_files(
+        &files,
+        &[
+            ("embedded admin key", credential.expose().to_owned()),
+            ("key", k.key.as_ref().unwrap().expose().to_owned()),
+        ],
+    );
 }
 
 /// Local ids that never reach the server (their create was discarded) make later
@@ -767,7 +1339,7 @@ fn embedded_server_works_on_a_fresh_machine() {
 fn discarded_create_leaves_dependents_visible() {
     let server = KeyServer::init();
     let desk = Desk::new();
-    desk.connect(&server);
+    assert!(!desk.connect(&server), "nothing listens yet");
     let a = &desk.admin;
     let p = a.create_principal("main", user("ghost")).unwrap();
     a.create_key("main", &p.id, key("ghost-key"), Placement::ShowOnce)
@@ -796,7 +1368,7 @@ fn discarded_create_leaves_dependents_visible() {
 fn integrity_of_the_local_database() {
     let server = KeyServer::started();
     let desk = Desk::new();
-    desk.connect(&server);
+    assert!(desk.connect(&server));
     for i in 0..20 {
         desk.admin
             .create_principal("main", user(&format!("i-{i}")))
@@ -815,5 +1387,4 @@ fn integrity_of_the_local_database() {
         .with_conn(|c| c.query_row("PRAGMA synchronous", [], |r| r.get(0)))
         .unwrap();
     assert_eq!(sync, 2, "FULL");
-    let _: Value = json!(null);
 }
