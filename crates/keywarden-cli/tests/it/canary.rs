@@ -9,12 +9,31 @@ use crate::harness::{Kw, contains, files_under, secret_service};
 const CANARY: &str = "KWCANARY-7d1e0c2b-secret-value";
 
 fn assert_no_canary(kw: &Kw) {
+    // The value (and so every value that starts with it), a piece of it, and the encodings
+    // a flow might give it. CANARY's length is a multiple of 3, so its base64 forms are
+    // prefixes of those of every longer value.
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let hex: String = CANARY.bytes().map(|b| format!("{b:02x}")).collect();
+    let percent: String = CANARY
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect();
+    assert_eq!(CANARY.len() % 3, 0);
     let variants: Vec<Vec<u8>> = vec![
         CANARY.as_bytes().to_vec(),
         b"7d1e0c2b-secret".to_vec(),
-        base64::engine::general_purpose::STANDARD
-            .encode(CANARY)
-            .into_bytes(),
+        b64.encode(CANARY).into_bytes(),
+        b64url.encode(CANARY).into_bytes(),
+        hex.clone().into_bytes(),
+        hex.to_uppercase().into_bytes(),
+        percent.into_bytes(),
     ];
     let files = files_under(kw.home());
     assert!(
@@ -28,6 +47,7 @@ fn assert_no_canary(kw: &Kw) {
         }
     }
     let log = kw.log.borrow();
+    assert!(!log.is_empty(), "kw -v wrote its log to standard error");
     for v in &variants {
         assert!(!contains(&log, v), "canary found in kw's standard error");
     }
@@ -66,7 +86,8 @@ fn canary_never_reaches_disk_or_logs_keychain() {
     );
     kw.ok(&["-v", "secret", "rename", "canary", "canary2"], b"");
     kw.ok(&["-v", "secret", "disable", "canary2"], b"");
-    let _ = kw.run(&["-v", "secret", "get", "canary2"]);
+    let disabled = kw.run(&["-v", "secret", "get", "canary2"]);
+    assert_eq!(disabled.code, 1, "a disabled secret is not read: {}", disabled.stderr);
     kw.ok(&["-v", "secret", "enable", "canary2"], b"");
     kw.ok(&["-v", "secret", "history", "canary2"], b"");
     kw.ok(&["-v", "secret", "status", "--check"], b"");

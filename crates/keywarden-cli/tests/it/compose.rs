@@ -256,16 +256,20 @@ fn canary_never_leaks_through_the_composer() {
     );
     kw.ok(&["-v", "send", &url, "-p", "c", "--curl"], b"");
     kw.ok(&["-v", "send", &url, "-p", "c", "--dry-run"], b"");
-    let _ = kw.run(&["-v", "send", "https://not-allowed.example/", "-p", "c"]);
-    let _ = kw.run(&[
+    // Refused before anything is sent: the key is bound to its host.
+    let refused = kw.run(&["-v", "send", "https://not-allowed.example/", "-p", "c"]);
+    assert_ne!(refused.code, 0, "{}", refused.stderr);
+    // An unknown secret in a template is an input error.
+    let bad = kw.run(&[
         "-v",
         "send",
         &url,
         "-H",
         "X: ${base64(secret.canary_key)}${secret.nope}",
     ]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
     kw.ok(&["-v", "history"], b"");
-    let _ = kw.run(&[
+    let run = kw.run(&[
         "-v",
         "run",
         "--env",
@@ -275,6 +279,8 @@ fn canary_never_leaks_through_the_composer() {
         "-c",
         "echo $C; echo $C >&2",
     ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains(CANARY) && !run.stderr.contains(CANARY));
     let stdout_of_history = kw.ok(&["history", "--json"], b"").stdout;
     assert!(!stdout_of_history.contains(CANARY));
     for f in files_under(kw.home()) {
