@@ -39,9 +39,18 @@ step "Lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "Starting a private PostgreSQL"
+# A cluster that was already running (a developer's) is used and left running.
+pg_was_running=no
+bash scripts/pg.sh url >/dev/null 2>&1 && pg_was_running=yes
 KEYWARDEN_TEST_POSTGRES_URL=$(bash scripts/pg.sh start)
 export KEYWARDEN_TEST_POSTGRES_URL
-trap 'bash "$root/scripts/pg.sh" stop >/dev/null 2>&1 || true; rm -f "$parts_log" "$e2e_log"' EXIT
+cleanup() {
+  if [[ $pg_was_running == no ]]; then
+    bash "$root/scripts/pg.sh" stop >/dev/null 2>&1 || true
+  fi
+  rm -f "$parts_log" "$e2e_log"
+}
+trap cleanup EXIT
 
 step "Rust tests (with a private, unlocked Secret Service)"
 bash scripts/with-keyring.sh cargo test --workspace --locked --no-fail-fast

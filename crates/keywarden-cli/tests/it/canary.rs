@@ -87,7 +87,11 @@ fn canary_never_reaches_disk_or_logs_keychain() {
     kw.ok(&["-v", "secret", "rename", "canary", "canary2"], b"");
     kw.ok(&["-v", "secret", "disable", "canary2"], b"");
     let disabled = kw.run(&["-v", "secret", "get", "canary2"]);
-    assert_eq!(disabled.code, 1, "a disabled secret is not read: {}", disabled.stderr);
+    assert_eq!(
+        disabled.code, 1,
+        "a disabled secret is not read: {}",
+        disabled.stderr
+    );
     kw.ok(&["-v", "secret", "enable", "canary2"], b"");
     kw.ok(&["-v", "secret", "history", "canary2"], b"");
     kw.ok(&["-v", "secret", "status", "--check"], b"");
