@@ -8,8 +8,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, sep } from "node:path";
 import { remote } from "webdriverio";
 
 const APP = process.env.KEYWARDEN_APP;
@@ -105,12 +106,14 @@ async function setTheme(theme) {
   assert.equal(await browser.execute(() => document.documentElement.dataset.theme), theme);
 }
 
+/** Every regular file under `dir` (sockets, pipes and dangling links are not files to read). */
 function filesUnder(dir) {
   const out = [];
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...filesUnder(p));
-    else out.push(p);
+    const st = lstatSync(p);
+    if (st.isDirectory()) out.push(...filesUnder(p));
+    else if (st.isFile()) out.push(p);
   }
   return out;
 }
@@ -252,8 +255,29 @@ describe("Vault screen", () => {
   });
 
   test("nothing the window did left the value on disk or in webview storage", async () => {
-    const hits = filesUnder(HOME).filter((f) => readFileSync(f).includes(CANARY));
-    assert.deepEqual(hits, [], "files under KEYWARDEN_HOME containing the value");
+    // The value and the encodings a store might give it; WebKit keeps localStorage as UTF-16.
+    const value = Buffer.from(CANARY);
+    const forms = {
+      raw: value,
+      base64: Buffer.from(value.toString("base64")),
+      base64url: Buffer.from(value.toString("base64url")),
+      hex: Buffer.from(value.toString("hex")),
+      "UTF-16": Buffer.from(CANARY, "utf16le"),
+    };
+    // The profile, and everything WebKit wrote under this run's private HOME (the keyrings
+    // are encrypted; they hold the value, sealed, by design).
+    const webkit = [process.env.XDG_DATA_HOME, process.env.XDG_CACHE_HOME, join(homedir(), ".cache"), join(homedir(), ".local", "share")]
+      .filter((d) => d && existsSync(d))
+      .flatMap((d) => filesUnder(d))
+      .filter((f) => !f.includes(`${sep}keyrings${sep}`));
+    const files = [...new Set([...filesUnder(HOME), ...webkit])];
+    assert.ok(files.some((f) => f.endsWith("keywarden.db")), "the profile was searched");
+    assert.ok(webkit.length > 0, "WebKit's storage under this run's HOME was searched");
+    console.log(`# searched ${files.length} files (${webkit.length} of WebKit's) for the value in ${Object.keys(forms).length} forms`);
+    for (const [name, bytes] of Object.entries(forms)) {
+      const hits = files.filter((f) => readFileSync(f).includes(bytes));
+      assert.deepEqual(hits, [], `files holding the value (${name})`);
+    }
     const storage = await browser.execute(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }));
     assert.ok(!storage.includes(CANARY));
     assert.ok(!(await browser.getTitle()).includes(CANARY));
