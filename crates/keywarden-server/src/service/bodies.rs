@@ -1,0 +1,367 @@
+//! The admin API's request and response bodies.
+
+use super::*;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePrincipal {
+    pub kind: PrincipalKind,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub logo: Option<String>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub profiles: Vec<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchPrincipal {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// An empty string removes the logo.
+    pub logo: Option<String>,
+    pub enabled: Option<bool>,
+    pub groups: Option<Vec<String>>,
+    pub profiles: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPassword {
+    pub password: String,
+    /// Required to change your own password.
+    #[serde(default)]
+    pub current_password: Option<String>,
+}
+
+impl std::fmt::Debug for SetPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SetPassword(***)")
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroup {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchGroup {
+    pub name: Option<String>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRole {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub privileges: Vec<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchRole {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub privileges: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProfile {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub collections: Vec<String>,
+    #[serde(default)]
+    pub policy: Option<RatePolicy>,
+    #[serde(default = "token_method")]
+    pub access_method: AccessMethod,
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
+}
+
+fn token_method() -> AccessMethod {
+    AccessMethod::Token
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchProfile {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub collections: Option<Vec<String>>,
+    /// `{"requests":0,"per_seconds":0}` is refused; send `clear_policy: true` to remove it.
+    pub policy: Option<RatePolicy>,
+    #[serde(default)]
+    pub clear_policy: bool,
+    pub access_method: Option<AccessMethod>,
+    pub ip_allowlist: Option<Vec<String>>,
+}
+
+/// Creates a key. Without `digest` the server generates the key and returns it once;
+/// with `digest` (hex SHA-256) and `display_prefix` the client generated it offline.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub path_prefixes: Vec<String>,
+    #[serde(default)]
+    pub operations: Vec<String>,
+    #[serde(default)]
+    pub ip_allowlist: Vec<String>,
+    pub expires_at: Option<Timestamp>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    pub slot: Option<Slot>,
+    pub policy: Option<RatePolicy>,
+    pub profile_id: Option<String>,
+    #[serde(default)]
+    pub allow_query_param: bool,
+    pub digest: Option<String>,
+    pub display_prefix: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchKey {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub scopes: Option<Vec<String>>,
+    pub read_only: Option<bool>,
+    pub path_prefixes: Option<Vec<String>>,
+    pub operations: Option<Vec<String>>,
+    pub ip_allowlist: Option<Vec<String>>,
+    pub expires_at: Option<Timestamp>,
+    #[serde(default)]
+    pub clear_expiry: bool,
+    pub enabled: Option<bool>,
+    pub policy: Option<RatePolicy>,
+    #[serde(default)]
+    pub clear_policy: bool,
+    pub allow_query_param: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateKey {
+    /// How long the old key keeps working (default one day, at most 90 days).
+    pub grace_seconds: Option<u64>,
+    /// The successor generated by the client (hex SHA-256), with `display_prefix`: the
+    /// server never sees the key, and a retry after a lost answer cannot lose it.
+    pub digest: Option<String>,
+    pub display_prefix: Option<String>,
+}
+
+/// The body of a refresh: optionally the successor generated by the client.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshKey {
+    pub digest: Option<String>,
+    pub display_prefix: Option<String>,
+}
+
+/// A key just issued. `key` is shown once and never again (`null` on an idempotent replay).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IssuedKey {
+    pub key: Option<String>,
+    pub object: Key,
+    /// The key this one replaces (rotation, refresh).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<Key>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Login {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Login")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A session as its owner sees it; never the token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    /// The first 16 hex digits of the token's SHA-256: names the session, cannot be used as it.
+    pub id: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionsEnded {
+    pub ended: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    pub token: String,
+    pub expires_at: Timestamp,
+    pub principal_id: String,
+}
+
+/// The credential and context of a verification request. Strings borrow from the
+/// request body where they can (verification is the hot path).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest<'a> {
+    #[serde(borrow)]
+    #[schema(value_type = String)]
+    pub key: Cow<'a, str>,
+    #[serde(borrow, default = "get_method")]
+    #[schema(value_type = String, default = "GET")]
+    pub method: Cow<'a, str>,
+    #[serde(borrow, default = "root_path")]
+    #[schema(value_type = String, default = "/")]
+    pub path: Cow<'a, str>,
+    /// The address of the client that presented the key.
+    #[serde(borrow, default)]
+    #[schema(value_type = Option<String>)]
+    pub client_address: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    #[schema(value_type = Option<String>)]
+    pub environment: Option<Cow<'a, str>>,
+    /// A scope the request needs.
+    #[serde(borrow, default)]
+    #[schema(value_type = Option<String>)]
+    pub scope: Option<Cow<'a, str>>,
+    /// The operation being invoked, for keys restricted to operations.
+    #[serde(borrow, default)]
+    #[schema(value_type = Option<String>)]
+    pub operation: Option<Cow<'a, str>>,
+}
+
+impl std::fmt::Debug for VerifyRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn get_method() -> Cow<'static, str> {
+    Cow::Borrowed("GET")
+}
+fn root_path() -> Cow<'static, str> {
+    Cow::Borrowed("/")
+}
+
+/// A summary of the principal, borrowed from the index for serialization.
+#[derive(Debug, Serialize)]
+pub struct PrincipalRef<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub kind: PrincipalKind,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerifyResponse<'a> {
+    pub valid: bool,
+    /// What a gateway should answer: 200, 401, 403 or 429.
+    pub status: u16,
+    pub reason: crate::verify::Reason,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<crate::verify::PrincipalSummary>)]
+    pub principal: Option<PrincipalRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub key_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub environment: Option<&'a str>,
+    #[schema(value_type = Vec<String>)]
+    pub scopes: &'a crate::model::Privileges,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+}
+
+impl<'a> From<&'a Decision> for VerifyResponse<'a> {
+    fn from(d: &'a Decision) -> Self {
+        VerifyResponse {
+            valid: d.allowed(),
+            status: d.status(),
+            reason: d.reason,
+            principal: d.principal.as_ref().map(|p| PrincipalRef {
+                id: &p.id,
+                name: &p.name,
+                kind: p.kind,
+            }),
+            key_id: d.key_id(),
+            environment: d.environment(),
+            scopes: &d.scopes,
+            retry_after: d.retry_after,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeView {
+    pub seq: i64,
+    pub kind: Kind,
+    pub id: String,
+    /// `put` or `delete`.
+    pub op: String,
+    pub version: i64,
+    pub actor: String,
+    pub at: Timestamp,
+    /// The object after the change (no digests or secrets); absent for deletes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object: Option<Value>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangePage {
+    pub changes: Vec<ChangeView>,
+    /// Pass as `since` to get the next page.
+    pub next: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    pub next: i64,
+}
