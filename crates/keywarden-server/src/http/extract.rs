@@ -135,20 +135,17 @@ pub fn client_address(
         field: Some(service.config.real_ip_header.clone()),
         message: "the gateway's client-address header must hold exactly one IP address".into(),
     };
-    let Some(peer) = peer else {
-        // In-process: only the embedding program can call, and it may say who the client is.
-        return match single_header(headers, &service.config.real_ip_header) {
-            Ok(Some(v)) => v.parse().map(Some).map_err(|_| bad()),
-            Ok(None) => Ok(None),
-            Err(()) => Err(bad()),
-        };
-    };
-    if !address_allowed(&service.config.trusted_proxies, peer) {
-        return Ok(Some(peer));
+    // A peer outside the trusted proxies is the client. With no peer (in-process: only the
+    // embedding program can call) or a trusted one, the one header names the client; absent,
+    // the client is the peer itself.
+    if let Some(p) = peer
+        && !address_allowed(&service.config.trusted_proxies, p)
+    {
+        return Ok(Some(p));
     }
     match single_header(headers, &service.config.real_ip_header) {
         Ok(Some(v)) => v.parse().map(Some).map_err(|_| bad()),
-        Ok(None) => Ok(Some(peer)),
+        Ok(None) => Ok(peer),
         Err(()) => Err(bad()),
     }
 }

@@ -16,7 +16,7 @@ impl Service {
     where
         F: FnOnce() -> Result<Planned>,
     {
-        let fingerprint = hex::encode(Sha256::digest(request));
+        let fingerprint = || hex::encode(Sha256::digest(request));
         self.run_with(caller, idempotency_key, fingerprint, plan)
             .await
     }
@@ -37,19 +37,24 @@ impl Service {
         F: FnOnce() -> Result<Planned>,
     {
         use hmac::Mac;
-        let mut mac = hmac::Hmac::<Sha256>::new_from_slice(self.fingerprint_key.as_slice())
-            .map_err(|e| Error::Internal(e.to_string()))?;
-        mac.update(request);
-        let fingerprint = format!("hmac:{}", hex::encode(mac.finalize().into_bytes()));
+        use hmac::digest::KeyInit;
+        let fingerprint = || {
+            let mut mac =
+                <hmac::Hmac<Sha256> as KeyInit>::new_from_slice(self.fingerprint_key.as_slice())
+                    .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+            mac.update(request);
+            format!("hmac:{}", hex::encode(mac.finalize().into_bytes()))
+        };
         self.run_with(caller, idempotency_key, fingerprint, plan)
             .await
     }
 
+    /// `fingerprint` is computed only when the request carries an Idempotency-Key.
     async fn run_with<F>(
         &self,
         caller: &Caller,
         idempotency_key: Option<&str>,
-        hash: String,
+        fingerprint: impl FnOnce() -> String,
         plan: F,
     ) -> Result<Outcome>
     where
@@ -66,6 +71,7 @@ impl Service {
                 message: "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
             });
         }
+        let hash = fingerprint();
         let at = now();
         match self
             .store
