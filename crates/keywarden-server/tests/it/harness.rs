@@ -222,6 +222,25 @@ impl TestServer {
         }
     }
 
+    /// A request made with `token` (another caller than the administrator). PATCH and
+    /// DELETE carry the If-Match of the object's current ETag, read by the administrator,
+    /// so a refusal is about the caller, never a missing precondition.
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let etag = if matches!(method, Method::PATCH | Method::DELETE) {
+            self.get(path).await.header("etag").map(str::to_owned)
+        } else {
+            None
+        };
+        let headers: Vec<(&str, &str)> = etag.iter().map(|e| ("if-match", e.as_str())).collect();
+        self.call(method, path, Some(token), body, &headers).await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.call(Method::GET, path, Some(&self.admin_key), None, &[])
             .await

@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::harness::{Backend, Reply, TestServer, test_config};
+use crate::harness::{Backend, TestServer, test_config};
 
 both_backends!(
     a_narrowed_key_cannot_set_a_password_and_log_in_with_everything,
@@ -20,22 +20,6 @@ both_backends!(
 );
 
 const PASSWORD: &str = "correct horse battery staple";
-
-async fn as_caller(
-    s: &TestServer,
-    token: &str,
-    method: Method,
-    path: &str,
-    body: Option<Value>,
-) -> Reply {
-    let etag = if matches!(method, Method::PATCH | Method::DELETE) {
-        s.get(path).await.header("etag").map(str::to_owned)
-    } else {
-        None
-    };
-    let headers: Vec<(&str, &str)> = etag.iter().map(|e| ("if-match", e.as_str())).collect();
-    s.call(method, path, Some(token), body, &headers).await
-}
 
 async fn login(base: &str, http: &reqwest::Client, user: &str, password: &str) -> Option<String> {
     let r = http
@@ -88,19 +72,18 @@ async fn a_narrowed_key_cannot_set_a_password_and_log_in_with_everything(backend
         .await;
     let path = format!("/v1/principals/{dev}/password");
     // No current password: refused, whatever the credential.
-    let r = as_caller(
-        &s,
-        &narrow,
-        Method::PUT,
-        &path,
-        Some(json!({ "password": "attacker chosen password" })),
-    )
-    .await
-    .expect(400);
+    let r = s
+        .call_as(
+            &narrow,
+            Method::PUT,
+            &path,
+            Some(json!({ "password": "attacker chosen password" })),
+        )
+        .await
+        .expect(400);
     assert_eq!(r.body["field"], "current_password");
     // A wrong one: refused, and the real password still works.
-    as_caller(
-        &s,
+    s.call_as(
         &narrow,
         Method::PUT,
         &path,
@@ -120,8 +103,7 @@ async fn a_narrowed_key_cannot_set_a_password_and_log_in_with_everything(backend
         .expect("login");
     // A narrowed key holding `admin:write`-less scopes cannot use the admin route either.
     let other = s.principal("user", "other", &["key:use"]).await;
-    as_caller(
-        &s,
+    s.call_as(
         &narrow,
         Method::PUT,
         &format!("/v1/principals/{other}/password"),
@@ -130,8 +112,7 @@ async fn a_narrowed_key_cannot_set_a_password_and_log_in_with_everything(backend
     .await
     .expect(403);
     // With the current password the change works, and it ends every session.
-    as_caller(
-        &s,
+    s.call_as(
         &narrow,
         Method::PUT,
         &path,
@@ -151,8 +132,7 @@ async fn a_narrowed_key_cannot_set_a_password_and_log_in_with_everything(backend
         .principal("user", "nopass", &["key:use", "keys:self"])
         .await;
     let (k, _) = s.key(&nopass, json!({ "name": "k" })).await;
-    as_caller(
-        &s,
+    s.call_as(
         &k,
         Method::PUT,
         &format!("/v1/principals/{nopass}/password"),
@@ -190,15 +170,15 @@ async fn a_key_makes_keys_only_within_itself(backend: Backend) {
     let (_, strong_id) = s.key(&dev, json!({ "name": "strong" })).await;
     let keys = format!("/v1/principals/{dev}/keys");
     // A key asked for with nothing inherits every restriction.
-    let r = as_caller(
-        &s,
-        &narrow,
-        Method::POST,
-        &keys,
-        Some(json!({ "name": "child" })),
-    )
-    .await
-    .expect(201);
+    let r = s
+        .call_as(
+            &narrow,
+            Method::POST,
+            &keys,
+            Some(json!({ "name": "child" })),
+        )
+        .await
+        .expect(201);
     let child = &r.body["object"];
     assert_eq!(child["scopes"], json!(["key:use", "keys:self"]));
     assert_eq!(child["ip_allowlist"], json!(["127.0.0.1/32"]));
@@ -206,9 +186,7 @@ async fn a_key_makes_keys_only_within_itself(backend: Backend) {
     assert_eq!(child["path_prefixes"], json!(["/v1/"]));
     assert_eq!(child["environment"], "live");
     // It may narrow further.
-    as_caller(
-        &s,
-        &narrow,
+    s.call_as(&narrow,
         Method::POST,
         &keys,
         Some(json!({ "name": "narrower", "scopes": ["key:use"], "read_only": true, "ip_allowlist": ["127.0.0.1"], "expires_at": expires - 60 })),
@@ -247,7 +225,7 @@ async fn a_key_makes_keys_only_within_itself(backend: Backend) {
             json!({ "name": "w", "allow_query_param": true }),
         ),
     ] {
-        let r = as_caller(&s, &narrow, Method::POST, &keys, Some(body)).await;
+        let r = s.call_as(&narrow, Method::POST, &keys, Some(body)).await;
         assert_eq!(r.status.as_u16(), 403, "{what}: {}", r.text);
         assert!(
             r.text.contains("stronger than itself"),
@@ -263,7 +241,7 @@ async fn a_key_makes_keys_only_within_itself(backend: Backend) {
         ("drop the scopes", json!({ "scopes": [] })),
         ("drop the paths", json!({ "path_prefixes": [] })),
     ] {
-        let r = as_caller(&s, &narrow, Method::PATCH, &me, Some(body)).await;
+        let r = s.call_as(&narrow, Method::PATCH, &me, Some(body)).await;
         assert_eq!(r.status.as_u16(), 403, "{what}: {}", r.text);
         assert!(
             r.text.contains("stronger than itself"),
@@ -271,8 +249,7 @@ async fn a_key_makes_keys_only_within_itself(backend: Backend) {
             r.text
         );
     }
-    as_caller(
-        &s,
+    s.call_as(
         &narrow,
         Method::PATCH,
         &me,
@@ -287,7 +264,7 @@ async fn a_key_makes_keys_only_within_itself(backend: Backend) {
         (Method::DELETE, format!("/v1/keys/{strong_id}")),
     ] {
         let body = (method == Method::POST).then(|| json!({}));
-        let r = as_caller(&s, &narrow, method.clone(), &path, body).await;
+        let r = s.call_as(&narrow, method.clone(), &path, body).await;
         assert_eq!(r.status.as_u16(), 403, "{method} {path}: {}", r.text);
         assert!(
             r.text.contains("stronger than itself"),
@@ -335,18 +312,12 @@ async fn own_keys_of_an_api_client_stay_under_its_access_profile(backend: Backen
     // An administrator issued it a key without the profile; through `keys:self` that key
     // cannot issue one without it.
     let (bare, _) = s.key(&client, json!({ "name": "bare" })).await;
-    let r = as_caller(
-        &s,
-        &bare,
-        Method::POST,
-        &keys,
-        Some(json!({ "name": "free" })),
-    )
-    .await
-    .expect(400);
+    let r = s
+        .call_as(&bare, Method::POST, &keys, Some(json!({ "name": "free" })))
+        .await
+        .expect(400);
     assert_eq!(r.body["field"], "profile_id");
-    as_caller(
-        &s,
+    s.call_as(
         &bare,
         Method::POST,
         &keys,
@@ -361,15 +332,15 @@ async fn own_keys_of_an_api_client_stay_under_its_access_profile(backend: Backen
             json!({ "name": "under", "profile_id": profile_id }),
         )
         .await;
-    let r = as_caller(
-        &s,
-        &under,
-        Method::POST,
-        &keys,
-        Some(json!({ "name": "child" })),
-    )
-    .await
-    .expect(201);
+    let r = s
+        .call_as(
+            &under,
+            Method::POST,
+            &keys,
+            Some(json!({ "name": "child" })),
+        )
+        .await
+        .expect(201);
     assert_eq!(r.body["object"]["profile_id"], json!(profile_id));
 }
 

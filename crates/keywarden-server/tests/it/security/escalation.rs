@@ -31,21 +31,6 @@ async fn holder(s: &TestServer, name: &str, privileges: &[&str]) -> (String, Str
     (id, key)
 }
 
-async fn with(s: &TestServer, key: &str, method: Method, path: &str, body: Option<Value>) -> Reply {
-    let mut headers = Vec::new();
-    let etag;
-    if matches!(method, Method::PATCH | Method::DELETE) {
-        etag = s
-            .get(path)
-            .await
-            .header("etag")
-            .map(str::to_owned)
-            .unwrap_or_else(|| "*".into());
-        headers.push(("if-match", etag.as_str()));
-    }
-    s.call(method, path, Some(key), body, &headers).await
-}
-
 fn id_named(list: &Value, name: &str) -> String {
     list.as_array()
         .expect("list")
@@ -68,19 +53,20 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
     let lesser_group = id_named(&s.get("/v1/groups").await.expect(200).body, "lesser-group");
 
     // A role with a privilege it lacks, granted to its own group: refused.
-    let r = with(
-        &s,
-        &lesser,
-        Method::POST,
-        "/v1/roles",
-        Some(json!({ "name": "mine", "privileges": ["keys:manage"], "groups": [lesser_group] })),
-    )
-    .await
-    .escalation_refused();
+    let r = s
+        .call_as(
+            &lesser,
+            Method::POST,
+            "/v1/roles",
+            Some(
+                json!({ "name": "mine", "privileges": ["keys:manage"], "groups": [lesser_group] }),
+            ),
+        )
+        .await
+        .escalation_refused();
     assert!(r.text.contains("keys:manage"), "{}", r.text);
     // `*` (grant anything) is the strongest privilege of all.
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::POST,
         "/v1/roles",
@@ -89,19 +75,18 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
     .await
     .escalation_refused();
     // What it holds, it may grant (to anyone: that grants nothing it does not have).
-    let ok = with(
-        &s,
-        &lesser,
-        Method::POST,
-        "/v1/roles",
-        Some(json!({ "name": "readers", "privileges": ["admin:read"], "groups": [admins] })),
-    )
-    .await
-    .expect(201);
+    let ok = s
+        .call_as(
+            &lesser,
+            Method::POST,
+            "/v1/roles",
+            Some(json!({ "name": "readers", "privileges": ["admin:read"], "groups": [admins] })),
+        )
+        .await
+        .expect(201);
     let readers = ok.body["id"].as_str().unwrap().to_owned();
     // ...but not widen it afterwards.
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::PATCH,
         &format!("/v1/roles/{readers}"),
@@ -110,8 +95,7 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
     .await
     .escalation_refused();
     // Joining the administrators (itself, or a new principal): refused.
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::PATCH,
         &format!("/v1/principals/{lesser_id}"),
@@ -119,8 +103,7 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
     )
     .await
     .escalation_refused();
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::POST,
         "/v1/principals",
@@ -137,18 +120,11 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
         (Method::PATCH, Some(json!({ "description": "renamed" }))),
         (Method::DELETE, None),
     ] {
-        with(
-            &s,
-            &lesser,
-            method,
-            &format!("/v1/roles/{admin_role}"),
-            body,
-        )
-        .await
-        .escalation_refused();
+        s.call_as(&lesser, method, &format!("/v1/roles/{admin_role}"), body)
+            .await
+            .escalation_refused();
     }
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::PATCH,
         &format!("/v1/groups/{admins}"),
@@ -156,8 +132,7 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
     )
     .await
     .escalation_refused();
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::DELETE,
         &format!("/v1/groups/{admins}"),
@@ -166,8 +141,7 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
     .await
     .escalation_refused();
     // The administrator itself: no password, no disable, no delete, no session ending.
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::PUT,
         &format!("/v1/principals/{admin_id}/password"),
@@ -175,8 +149,7 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
     )
     .await
     .escalation_refused();
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::PATCH,
         &format!("/v1/principals/{admin_id}"),
@@ -184,8 +157,7 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
     )
     .await
     .escalation_refused();
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::DELETE,
         &format!("/v1/principals/{admin_id}"),
@@ -193,8 +165,7 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
     )
     .await
     .escalation_refused();
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::DELETE,
         &format!("/v1/principals/{admin_id}/sessions"),
@@ -212,8 +183,7 @@ async fn admin_write_cannot_grant_what_it_lacks(backend: Backend) {
     let role = s.get(&format!("/v1/roles/{admin_role}")).await.expect(200);
     assert_eq!(role.body["groups"], json!([admins]));
     // Every refusal is in the privileges, not in the credential: its own group it may rename.
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::PATCH,
         &format!("/v1/groups/{lesser_group}"),
@@ -236,8 +206,7 @@ async fn keys_manage_cannot_act_as_a_stronger_principal(backend: Backend) {
         json!({ "name": "mine" }),
         json!({ "name": "mine", "scopes": ["key:use"] }),
     ] {
-        with(
-            &s,
+        s.call_as(
             &keyops,
             Method::POST,
             &format!("/v1/principals/{admin_id}/keys"),
@@ -246,8 +215,7 @@ async fn keys_manage_cannot_act_as_a_stronger_principal(backend: Backend) {
         .await
         .escalation_refused();
     }
-    with(
-        &s,
+    s.call_as(
         &keyops,
         Method::POST,
         &format!("/v1/principals/{strong}/keys"),
@@ -277,22 +245,22 @@ async fn keys_manage_cannot_act_as_a_stronger_principal(backend: Backend) {
         } else {
             format!("/v1/keys/{admin_key_id}/{path}")
         };
-        with(&s, &keyops, method.clone(), &path, body)
+        s.call_as(&keyops, method.clone(), &path, body)
             .await
             .escalation_refused();
     }
     // The administrator's key still works, unchanged.
     s.get("/v1/principals").await.expect(200);
     // Within its own power it works as before.
-    let r = with(
-        &s,
-        &keyops,
-        Method::POST,
-        &format!("/v1/principals/{svc}/keys"),
-        Some(json!({ "name": "svc key" })),
-    )
-    .await
-    .expect(201);
+    let r = s
+        .call_as(
+            &keyops,
+            Method::POST,
+            &format!("/v1/principals/{svc}/keys"),
+            Some(json!({ "name": "svc key" })),
+        )
+        .await
+        .expect(201);
     let issued = r.body["key"].as_str().unwrap().to_owned();
     assert_eq!(s.verify(json!({ "key": issued })).await.body["valid"], true);
 }
@@ -322,8 +290,7 @@ async fn access_profiles_are_changed_only_by_those_who_hold_their_clients_power(
         json!({ "ip_allowlist": [] }),
         json!({ "access_method": { "type": "jwt", "signing_method": "HS256", "secret": "attacker-chosen-secret-of-32-chars!!" } }),
     ] {
-        with(
-            &s,
+        s.call_as(
             &lesser,
             Method::PATCH,
             &format!("/v1/profiles/{profile_id}"),
@@ -332,8 +299,7 @@ async fn access_profiles_are_changed_only_by_those_who_hold_their_clients_power(
         .await
         .escalation_refused();
     }
-    with(
-        &s,
+    s.call_as(
         &lesser,
         Method::DELETE,
         &format!("/v1/profiles/{profile_id}"),
